@@ -1,0 +1,71 @@
+"""`sagemaker-rl`: the image's entrypoint commands.
+
+  sagemaker-rl train                 run the training job SageMaker describes in /opt/ml
+  sagemaker-rl metric-definitions    print SageMaker MetricDefinitions for the logged metrics
+  sagemaker-rl hyperparameters       list the rl_* hyperparameters and their defaults
+
+`train` checks the config files SageMaker wrote, then hands over to sagemaker-training's
+trainer, which calls `sagemaker_rl_container.training:main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from sagemaker_rl_container import signals
+
+TRAINING_MODULE = "sagemaker_rl_container.training:main"
+
+
+def train() -> int:
+    from sagemaker_rl_container import contract
+    from sagemaker_rl_container.errors import UserError
+
+    os.environ.setdefault("SAGEMAKER_TRAINING_MODULE", TRAINING_MODULE)
+    root = contract.base_dir()
+    # sagemaker-training reports success without writing any file when output/ is missing.
+    (root / "output").mkdir(parents=True, exist_ok=True)
+    signals.install()
+    try:
+        contract.check_config_files(root)
+    except UserError as error:
+        failure = root / "output" / "failure"
+        if not failure.exists():
+            failure.write_text(str(error))
+        print(f"Reporting training FAILURE: {error}", file=sys.stderr)
+        return 1
+    from sagemaker_training import trainer
+
+    try:
+        trainer.train()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+        # A job stopped by SIGTERM ends like a process killed by it, whatever the trainer said.
+        return 128 + 15 if signals.requested() and code != 0 else code
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="sagemaker-rl", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("train", help="run the training job described in /opt/ml")
+    commands.add_parser("metric-definitions", help="print SageMaker MetricDefinitions (JSON)")
+    commands.add_parser("hyperparameters", help="list the rl_* hyperparameters")
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        sys.exit(train())
+    if args.command == "metric-definitions":
+        from sagemaker_rl_container.metrics import metric_definitions_json
+
+        print(metric_definitions_json())
+    elif args.command == "hyperparameters":
+        from sagemaker_rl_container.config import JobConfig
+
+        for name, field in JobConfig.model_fields.items():
+            if name == "overrides":
+                continue
+            default = field.get_default(call_default_factory=True)
+            print(f"rl_{name:<22} default {default!r:<14} {field.description}")
+        print("rl.<section>.<setting>   any AlgorithmConfig setting, e.g. rl.training.lr=0.0003")

@@ -1,0 +1,96 @@
+"""Per-iteration metrics: one `name=value` line SageMaker's metric regexes read, one line a
+person reads, and the matching `MetricDefinitions` for estimators and tuning jobs.
+
+Every toolkit launcher maps its own result into an `IterationMetrics`, so all images log the same
+names and one set of metric definitions works for all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+# Marks the machine-readable line; the regexes below match anywhere in a line.
+METRICS_TAG = "[rl-metrics]"
+NUMBER = r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
+
+# Always logged, in this order. `episode_reward_mean` repeats `episode_return_mean` under the name
+# older SageMaker RL examples (and their tuning jobs) use.
+CORE_METRICS = (
+    "iteration",
+    "timesteps_total",
+    "episodes_total",
+    "episode_return_mean",
+    "episode_reward_mean",
+    "episode_return_min",
+    "episode_return_max",
+    "episode_len_mean",
+    "time_this_iter_s",
+    "time_total_s",
+)
+# Logged when the algorithm reports them.
+LOSS_METRICS = (
+    "total_loss",
+    "policy_loss",
+    "vf_loss",
+    "qf_loss",
+    "alpha_loss",
+    "entropy",
+    "mean_kl_loss",
+)
+
+
+@dataclass(frozen=True)
+class IterationMetrics:
+    iteration: int
+    timesteps_total: int
+    episodes_total: int
+    episode_return_mean: float
+    episode_return_min: float
+    episode_return_max: float
+    episode_len_mean: float
+    time_this_iter_s: float
+    time_total_s: float
+    losses: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def values(self) -> dict[str, float]:
+        values = {
+            "iteration": self.iteration,
+            "timesteps_total": self.timesteps_total,
+            "episodes_total": self.episodes_total,
+            "episode_return_mean": self.episode_return_mean,
+            "episode_reward_mean": self.episode_return_mean,
+            "episode_return_min": self.episode_return_min,
+            "episode_return_max": self.episode_return_max,
+            "episode_len_mean": self.episode_len_mean,
+            "time_this_iter_s": self.time_this_iter_s,
+            "time_total_s": self.time_total_s,
+        }
+        values.update({name: self.losses[name] for name in LOSS_METRICS if name in self.losses})
+        return values
+
+
+def format_value(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "nan"  # no episode finished yet: the regexes skip it rather than log a fake 0
+    return f"{value:.6g}"
+
+
+def metrics_line(metrics: IterationMetrics) -> str:
+    fields = " ".join(f"{name}={format_value(value)}" for name, value in metrics.values.items())
+    return f"{METRICS_TAG} {fields}"
+
+
+def metric_definitions() -> list[dict[str, str]]:
+    """SageMaker `MetricDefinitions` for every metric the launchers log."""
+    return [
+        {"Name": name, "Regex": f"{name}=({NUMBER})"} for name in CORE_METRICS + LOSS_METRICS
+    ]
+
+
+def metric_definitions_json() -> str:
+    return json.dumps(metric_definitions(), indent=2)

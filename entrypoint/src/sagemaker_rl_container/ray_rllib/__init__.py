@@ -1,0 +1,1 @@
+"""The Ray RLlib launcher: builds an `AlgorithmConfig` from the job, trains, checkpoints, exports."""

@@ -1,0 +1,147 @@
+"""Build and validate the RLlib `AlgorithmConfig` for a job, before Ray starts.
+
+Order of precedence, lowest first: the algorithm's RLlib defaults (or the config a script-mode
+program returns), resource defaults derived from this host, the `rl_*` settings, then the
+`rl.<section>.<setting>` overrides.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sagemaker_rl_container.config import JobConfig
+from sagemaker_rl_container.errors import UserError
+from sagemaker_rl_container.ray_rllib import overrides
+
+logger = logging.getLogger(__name__)
+
+FRAMEWORK_MODULES = {"torch": "torch", "tf": "tensorflow", "tf2": "tensorflow"}
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the Ray cluster offers the job (this host alone, or every host of the cluster)."""
+
+    cpus: int
+    gpus: int
+
+
+def algorithm_names() -> list[str]:
+    from ray.rllib.algorithms.registry import ALGORITHMS
+
+    return sorted(ALGORITHMS)
+
+
+def default_config(algorithm: str) -> tuple[str, Any]:
+    """RLlib's default config for `algorithm` (matched case-insensitively) and its proper name."""
+    from ray.rllib.algorithms.registry import ALGORITHMS
+
+    by_lower = {name.lower(): name for name in ALGORITHMS}
+    name = by_lower.get(algorithm.lower())
+    if name is None:
+        raise UserError(
+            f"rl_algorithm {algorithm!r} is not an RLlib algorithm; choose one of "
+            f"{', '.join(algorithm_names())}"
+        )
+    _, config = ALGORITHMS[name]()
+    return name, config.copy(copy_frozen=False)
+
+
+def algorithm_name(config: Any) -> str:
+    algo_class = config.algo_class
+    return getattr(algo_class, "__name__", str(algo_class))
+
+
+def build(
+    job: JobConfig,
+    resources: Resources,
+    rllib_env: Any | None,
+    base: Any | None = None,
+) -> Any:
+    """The validated AlgorithmConfig. `base` is a script-mode program's config, if any."""
+    if base is None:
+        _, config = default_config(job.algorithm)
+    else:
+        config = base.copy(copy_frozen=False)
+        if "algorithm" in job.model_fields_set and algorithm_name(config).lower() != (
+            job.algorithm.lower()
+        ):
+            raise UserError(
+                f"rl_algorithm={job.algorithm} contradicts the {algorithm_name(config)} config "
+                f"the training script returned: drop one of them"
+            )
+    _set_framework(config, job.framework)
+    if rllib_env is not None:
+        config.environment(env=rllib_env, env_config=job.env_config)
+    elif job.env_config:
+        config.environment(env_config=job.env_config)
+    if base is None:  # a script's own config keeps its resource choices
+        _set_resource_defaults(config, resources, job.overrides)
+    if job.seed is not None:
+        config.debugging(seed=job.seed)
+    overrides.apply(config, job.overrides)
+    check_resources(config, resources)
+    try:
+        config.validate()
+    except Exception as error:
+        raise UserError(f"the RLlib configuration is invalid: {error}") from None
+    return config
+
+
+def _set_framework(config: Any, framework: str) -> None:
+    module = FRAMEWORK_MODULES.get(framework)
+    if module is None:
+        raise UserError(
+            f"rl_framework {framework!r} is not supported; use one of {', '.join(FRAMEWORK_MODULES)}"
+        )
+    if importlib.util.find_spec(module) is None:
+        available = [name for name, mod in FRAMEWORK_MODULES.items() if importlib.util.find_spec(mod)]
+        raise UserError(
+            f"rl_framework {framework!r} needs {module}, which this image does not have; "
+            f"use rl_framework={available[0] if available else 'torch'} or an image built for "
+            f"{framework}"
+        )
+    if framework != "torch":
+        # TensorFlow runs only on RLlib's old API stack.
+        config.api_stack(
+            enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False
+        )
+    config.framework(framework)
+
+
+def _set_resource_defaults(config: Any, resources: Resources, user_overrides: dict) -> None:
+    """Use this host's CPUs and GPUs unless the user chose explicitly."""
+    if "env_runners.num_env_runners" not in user_overrides:
+        # One CPU stays with the driver, which also hosts the (local) learner.
+        spare = max(0, resources.cpus - int(config.num_cpus_for_main_process))
+        config.env_runners(num_env_runners=spare // max(1, int(config.num_cpus_per_env_runner)))
+    if resources.gpus > 0 and "learners.num_gpus_per_learner" not in user_overrides:
+        config.learners(num_gpus_per_learner=1)
+
+
+def check_resources(config: Any, resources: Resources) -> None:
+    """Fail now, not by waiting forever on resources Ray will never find."""
+    runners = int(config.num_env_runners) * float(config.num_cpus_per_env_runner)
+    eval_runners = int(config.evaluation_num_env_runners or 0) * float(
+        config.num_cpus_per_env_runner
+    )
+    learner_cpus = config.num_cpus_per_learner
+    learner_cpus = 1.0 if learner_cpus == "auto" else float(learner_cpus)
+    learners = int(config.num_learners) * learner_cpus
+    needed = float(config.num_cpus_for_main_process) + runners + eval_runners + learners
+    if needed > resources.cpus:
+        raise UserError(
+            f"the configuration needs {needed:g} CPUs ({int(config.num_env_runners)} env runners x "
+            f"{float(config.num_cpus_per_env_runner):g}, {int(config.num_learners)} learners, "
+            f"{float(config.num_cpus_for_main_process):g} for the driver) but only "
+            f"{resources.cpus} are available: lower rl.env_runners.num_env_runners"
+        )
+    gpus = float(config.num_gpus_per_learner) * max(1, int(config.num_learners))
+    if gpus > resources.gpus:
+        raise UserError(
+            f"the configuration needs {gpus:g} GPUs but {resources.gpus} are available: use a GPU "
+            f"instance or set rl.learners.num_gpus_per_learner=0"
+        )

@@ -1,0 +1,134 @@
+"""Resolve `rl_env` into something RLlib can build, and fail early when it cannot.
+
+`rl_env` is either a gymnasium id (`CartPole-v1`, or gymnasium's own `module:EnvId` form), or
+`module:Class` / `module:factory` importable from the source directory or an installed package.
+Classes and factories are called with the `rl_env_config` dict, as RLlib calls env classes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+
+from sagemaker_rl_container.errors import UserError
+
+
+@dataclass(frozen=True)
+class ResolvedEnv:
+    spec: str
+    # What to pass to `AlgorithmConfig.environment(env=...)`: a gymnasium id or a registered name.
+    rllib_env: str
+    creator: Callable[[dict[str, Any]], gym.Env] | None
+    observation_space: gym.Space
+    action_space: gym.Space
+    reward_threshold: float | None
+
+
+def _construct(factory: Callable[..., gym.Env], env_config: dict[str, Any]) -> gym.Env:
+    return factory(env_config)
+
+
+def resolve(spec: str, env_config: dict[str, Any]) -> ResolvedEnv:
+    """Find the environment `spec` names and build it once to check it works."""
+    factory = _import_factory(spec) if ":" in spec else None
+    if factory is not None:
+        creator = functools.partial(_construct, factory)
+        env = _build(spec, lambda: creator(env_config))
+        threshold = getattr(getattr(env, "spec", None), "reward_threshold", None)
+        return _resolved(spec, spec, creator, env, threshold)
+    gym_spec = _gym_spec(spec)
+    env = _build(spec, lambda: gym.make(spec, **env_config))
+    return _resolved(spec, spec, None, env, gym_spec.reward_threshold)
+
+
+def register(resolved: ResolvedEnv) -> None:
+    """Make a `module:Class` env known to RLlib under its spec (call after `ray.init`)."""
+    if resolved.creator is not None:
+        from ray.tune.registry import register_env
+
+        register_env(resolved.rllib_env, resolved.creator)
+
+
+def _resolved(spec, name, creator, env, threshold) -> ResolvedEnv:
+    try:
+        return ResolvedEnv(spec, name, creator, env.observation_space, env.action_space, threshold)
+    finally:
+        env.close()
+
+
+def _import_factory(spec: str) -> Callable[..., gym.Env] | None:
+    module_name, _, attribute = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name.split(".")[0] and error.name != module_name:
+            raise UserError(
+                f"rl_env {spec!r}: importing {module_name} failed: {error}"
+            ) from None
+        try:  # gymnasium's own "module:EnvId" form, e.g. ale_py:ALE/Pong-v5
+            gym.spec(spec)
+        except Exception:
+            raise UserError(
+                f"rl_env {spec!r}: no module named {module_name!r}; put {module_name}.py in the "
+                f"source directory (sagemaker_submit_directory) or install it in the image"
+            ) from None
+        return None
+    except Exception as error:
+        raise UserError(
+            f"rl_env {spec!r}: importing {module_name} failed: {type(error).__name__}: {error}"
+        ) from None
+    if not attribute:
+        raise UserError(f"rl_env {spec!r}: name the class or factory after the colon")
+    factory = getattr(module, attribute, None)
+    if factory is None:
+        if _is_gym_id(spec):
+            return None
+        raise UserError(f"rl_env {spec!r}: module {module_name} has no attribute {attribute!r}")
+    if not callable(factory):
+        raise UserError(f"rl_env {spec!r}: {attribute} is not a class or function")
+    return factory
+
+
+def _is_gym_id(spec: str) -> bool:
+    try:
+        gym.spec(spec)
+    except Exception:
+        return False
+    return True
+
+
+def _gym_spec(spec: str) -> gym.envs.registration.EnvSpec:
+    try:
+        return gym.spec(spec)
+    except Exception as error:
+        close = difflib.get_close_matches(spec, list(gym.registry), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UserError(
+            f"rl_env {spec!r} is not a registered gymnasium environment{hint}; use a gymnasium "
+            f"id or module:Class from the source directory ({type(error).__name__})"
+        ) from None
+
+
+def _build(spec: str, make: Callable[[], gym.Env]) -> gym.Env:
+    try:
+        env = make()
+    except UserError:
+        raise
+    except Exception as error:
+        raise UserError(
+            f"rl_env {spec!r} could not be created: {type(error).__name__}: {error}"
+        ) from None
+    if not isinstance(getattr(env, "observation_space", None), gym.Space) or not isinstance(
+        getattr(env, "action_space", None), gym.Space
+    ):
+        raise UserError(
+            f"rl_env {spec!r} did not build a gymnasium environment with observation_space and "
+            f"action_space (got {type(env).__name__})"
+        )
+    return env

@@ -1,0 +1,213 @@
+"""Export the trained policy into `/opt/ml/model`, which SageMaker uploads as model.tar.gz.
+
+Layout:
+  policy.onnx      the policy as ONNX: `observations` [batch, *obs_shape] float32 in;
+                   `actions` (deterministic, already mapped to the env's action space),
+                   `action_dist_inputs` (logits, or mean and log-std) and, for discrete
+                   actions, `action_probs` out. The batch dimension is dynamic.
+  checkpoint/      the final RLlib checkpoint (`Algorithm.from_checkpoint` restores it).
+  metadata.json    algorithm, env, spaces, framework, versions, training summary.
+The exported graph is checked against the policy it came from before the job reports success.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from sagemaker_rl_container import __version__
+from sagemaker_rl_container.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+ONNX_FILE = "policy.onnx"
+CHECKPOINT_DIR = "checkpoint"
+METADATA_FILE = "metadata.json"
+OBSERVATIONS = "observations"
+ONNX_OPSET = 17
+PARITY_TOLERANCE = 1e-4
+
+
+def export_model(
+    algo: Any, model_dir: Path, description: dict[str, Any], export_onnx: bool = True
+) -> dict[str, Any]:
+    """Write checkpoint, ONNX policy and metadata; returns the metadata written."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    algo.save_to_path(str(model_dir / CHECKPOINT_DIR))
+    config = algo.config
+    obs_space, action_space = _spaces(algo)
+    meta: dict[str, Any] = {
+        "format_version": 1,
+        **description,
+        "framework": config.framework_str,
+        "observation_space": space_to_dict(obs_space),
+        "action_space": space_to_dict(action_space),
+        "checkpoint": CHECKPOINT_DIR,
+        "versions": _versions(config.framework_str),
+    }
+    if export_onnx:
+        meta["onnx"] = export_onnx_policy(algo, model_dir / ONNX_FILE, obs_space, action_space)
+    (model_dir / METADATA_FILE).write_text(json.dumps(meta, indent=2))
+    return meta
+
+
+def export_onnx_policy(
+    algo: Any, path: Path, obs_space: gym.Space, action_space: gym.Space
+) -> dict[str, Any]:
+    if algo.config.framework_str != "torch" or not algo.config.enable_rl_module_and_learner:
+        raise UserError(
+            f"ONNX export supports RLlib's torch RLModules; this job used "
+            f"{algo.config.framework_str}: set rl_export_onnx=false to keep only the checkpoint"
+        )
+    if not isinstance(obs_space, gym.spaces.Box):
+        raise UserError(
+            f"ONNX export needs a Box observation space, not {obs_space}: set "
+            f"rl_export_onnx=false to keep only the checkpoint"
+        )
+    if not isinstance(action_space, gym.spaces.Discrete | gym.spaces.Box):
+        raise UserError(
+            f"ONNX export supports Discrete and Box actions, not {action_space}: set "
+            f"rl_export_onnx=false to keep only the checkpoint"
+        )
+    import torch
+
+    policy = InferencePolicy(algo.get_module(), action_space, algo.config).eval()
+    sample = np.stack([obs_space.sample() for _ in range(8)]).astype(np.float32)
+    outputs = ["actions", "action_dist_inputs"]
+    if isinstance(action_space, gym.spaces.Discrete):
+        outputs.append("action_probs")
+    with torch.no_grad():
+        torch.onnx.export(
+            policy,
+            (torch.from_numpy(sample),),
+            str(path),
+            # The TorchScript-based exporter: the dynamo one needs onnxscript and traces
+            # RLlib's modules no better.
+            dynamo=False,
+            input_names=[OBSERVATIONS],
+            output_names=outputs,
+            dynamic_axes={name: {0: "batch"} for name in [OBSERVATIONS, *outputs]},
+            opset_version=ONNX_OPSET,
+        )
+    _check_parity(policy, path, obs_space, outputs)
+    return {
+        "file": ONNX_FILE,
+        "inputs": {OBSERVATIONS: {"shape": [None, *obs_space.shape], "dtype": "float32"}},
+        "outputs": outputs,
+        "deterministic": True,
+    }
+
+
+def _inference_policy_class():
+    import torch
+
+    class _InferencePolicy(torch.nn.Module):
+        """The RLModule's deterministic inference path as RLlib's env runners apply it."""
+
+        def __init__(self, module: Any, action_space: gym.Space, config: Any) -> None:
+            super().__init__()
+            self.module = module
+            self.dist_cls = module.get_inference_action_dist_cls()
+            self.discrete = isinstance(action_space, gym.spaces.Discrete)
+            self.unsquash = False
+            self.clip = False
+            if isinstance(action_space, gym.spaces.Box):
+                low = torch.as_tensor(action_space.low, dtype=torch.float32)
+                high = torch.as_tensor(action_space.high, dtype=torch.float32)
+                bounded = bool(np.all(action_space.bounded_below & action_space.bounded_above))
+                self.register_buffer("low", low)
+                self.register_buffer("high", high)
+                self.unsquash = bool(config.normalize_actions) and bounded
+                self.clip = bool(config.clip_actions) and bounded
+
+        def forward(self, observations: Any) -> tuple[Any, ...]:
+            from ray.rllib.core.columns import Columns
+
+            out = self.module.forward_inference({Columns.OBS: observations})
+            logits = out[Columns.ACTION_DIST_INPUTS]
+            actions = self.dist_cls.from_logits(logits).to_deterministic().sample()
+            if self.discrete:
+                return actions, logits, torch.softmax(logits, dim=-1)
+            if self.unsquash:
+                actions = self.low + (actions + 1.0) * (self.high - self.low) / 2.0
+                actions = torch.maximum(torch.minimum(actions, self.high), self.low)
+            elif self.clip:
+                actions = torch.maximum(torch.minimum(actions, self.high), self.low)
+            return actions, logits
+
+    return _InferencePolicy
+
+
+def InferencePolicy(module: Any, action_space: gym.Space, config: Any) -> Any:
+    """Build the torch module wrapping `module` (torch is imported only when exporting)."""
+    return _inference_policy_class()(module, action_space, config)
+
+
+def _check_parity(policy: Any, path: Path, obs_space: gym.Space, outputs: list[str]) -> None:
+    import onnxruntime
+    import torch
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    batch = np.stack([obs_space.sample() for _ in range(32)]).astype(np.float32)
+    got = session.run(outputs, {OBSERVATIONS: batch})
+    with torch.no_grad():
+        expected = [tensor.numpy() for tensor in policy(torch.from_numpy(batch))]
+    for name, onnx_value, torch_value in zip(outputs, got, expected, strict=True):
+        if onnx_value.shape != torch_value.shape or not np.allclose(
+            onnx_value, torch_value, atol=PARITY_TOLERANCE, rtol=PARITY_TOLERANCE
+        ):
+            raise RuntimeError(f"ONNX export check failed: output {name} differs from the policy")
+
+
+def _spaces(algo: Any) -> tuple[gym.Space, gym.Space]:
+    if algo.config.enable_rl_module_and_learner:
+        module = algo.get_module()
+        return module.observation_space, module.action_space
+    policy = algo.get_policy()
+    return policy.observation_space, policy.action_space
+
+
+def space_to_dict(space: gym.Space) -> dict[str, Any]:
+    """JSON description of a space; infinite Box bounds are written as null."""
+    if isinstance(space, gym.spaces.Box):
+        return {
+            "type": "Box",
+            "shape": list(space.shape),
+            "dtype": str(space.dtype),
+            "low": _bounds(space.low),
+            "high": _bounds(space.high),
+        }
+    if isinstance(space, gym.spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": space.nvec.tolist()}
+    if isinstance(space, gym.spaces.MultiBinary):
+        return {"type": "MultiBinary", "n": np.asarray(space.n).tolist()}
+    if isinstance(space, gym.spaces.Dict):
+        return {"type": "Dict", "spaces": {k: space_to_dict(v) for k, v in space.spaces.items()}}
+    if isinstance(space, gym.spaces.Tuple):
+        return {"type": "Tuple", "spaces": [space_to_dict(s) for s in space.spaces]}
+    return {"type": type(space).__name__, "repr": str(space)}
+
+
+def _bounds(values: np.ndarray) -> list[Any]:
+    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values).ravel()]
+
+
+def _versions(framework: str) -> dict[str, str]:
+    packages = ["ray", "gymnasium", "numpy", "onnx", "onnxruntime"]
+    packages.append("torch" if framework == "torch" else "tensorflow")
+    versions = {"python": platform.python_version(), "sagemaker-rl-container": __version__}
+    for package in packages:
+        try:
+            versions[package] = importlib_metadata.version(package)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions

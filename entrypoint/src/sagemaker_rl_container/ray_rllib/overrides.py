@@ -1,0 +1,136 @@
+"""`rl.<section>.<setting>=value` hyperparameters applied to an RLlib `AlgorithmConfig`.
+
+`rl.training.lr=0.0003` becomes `config.training(lr=0.0003)`. Sections are the config's builder
+methods; settings are those methods' keyword arguments (including the algorithm's own, e.g.
+PPO's `clip_param`). Values are checked against the type of the setting's current value, so a
+typo or a wrong type fails before Ray starts, naming the hyperparameter.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import json
+from typing import Any
+
+from sagemaker_rl_container.errors import UserError
+
+# The AlgorithmConfig builder methods users may override through hyperparameters.
+SECTIONS = (
+    "api_stack",
+    "checkpointing",
+    "debugging",
+    "env_runners",
+    "environment",
+    "evaluation",
+    "fault_tolerance",
+    "framework",
+    "learners",
+    "multi_agent",
+    "offline_data",
+    "reporting",
+    "resources",
+    "rl_module",
+    "training",
+)
+SPECIAL_STRINGS = ("auto",)  # e.g. rollout_fragment_length, num_cpus_per_learner
+
+
+def apply(config: Any, overrides: dict[str, Any]) -> None:
+    for dotted, raw in overrides.items():
+        key = f"rl.{dotted}"
+        section, setting = _split(key, dotted, config)
+        value = _coerce(key, raw, _current_value(config, setting))
+        try:
+            getattr(config, section)(**{setting: value})
+        except Exception as error:
+            raise UserError(f"hyperparameter {key}={raw!r} was rejected by RLlib: {error}") from None
+
+
+def settings(config: Any, section: str) -> list[str]:
+    """Keyword arguments `config.<section>()` accepts, across the algorithm's class hierarchy."""
+    names: list[str] = []
+    for klass in type(config).__mro__:
+        method = klass.__dict__.get(section)
+        if method is None:
+            continue
+        for parameter in inspect.signature(method).parameters.values():
+            if parameter.kind is parameter.KEYWORD_ONLY or (
+                parameter.kind is parameter.POSITIONAL_OR_KEYWORD and parameter.name != "self"
+            ):
+                if parameter.name not in names:
+                    names.append(parameter.name)
+    return names
+
+
+def _split(key: str, dotted: str, config: Any) -> tuple[str, str]:
+    parts = dotted.split(".")
+    if len(parts) != 2 or not all(parts):
+        raise UserError(
+            f"hyperparameter {key}: expected rl.<section>.<setting>, e.g. rl.training.lr"
+        )
+    section, setting = parts
+    available = [name for name in SECTIONS if callable(getattr(config, name, None))]
+    if section not in available:
+        raise UserError(
+            f"hyperparameter {key}: unknown section {section!r}{_hint(section, available)}; "
+            f"sections: {', '.join(available)}"
+        )
+    known = settings(config, section)
+    if setting not in known:
+        algorithm = type(config).__name__.removesuffix("Config")
+        raise UserError(
+            f"hyperparameter {key}: {algorithm} has no setting {setting!r} in "
+            f"{section}(){_hint(setting, known)}"
+        )
+    return section, setting
+
+
+def _hint(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _current_value(config: Any, setting: str) -> Any:
+    for name in (setting, f"_{setting}"):
+        try:
+            return getattr(config, name)
+        except Exception:
+            continue
+    return None
+
+
+def _coerce(key: str, value: Any, current: Any) -> Any:
+    """Convert `value` to the kind of `current`; reject what clearly does not fit."""
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if value in (0, 1):
+            return bool(value)
+        raise UserError(f"hyperparameter {key}={value!r}: expected true or false")
+    if isinstance(current, int | float) and not isinstance(current, bool):
+        if isinstance(value, bool):
+            raise UserError(f"hyperparameter {key}={value!r}: expected a number")
+        if isinstance(value, int | float):
+            return float(value) if isinstance(current, float) else value
+        if isinstance(value, str):
+            if value in SPECIAL_STRINGS:
+                return value
+            try:
+                number = float(value)
+            except ValueError:
+                raise UserError(f"hyperparameter {key}={value!r}: expected a number") from None
+            return int(number) if isinstance(current, int) and number.is_integer() else number
+        if value is None or isinstance(value, list):  # schedules are lists; None resets
+            return value
+        raise UserError(f"hyperparameter {key}={value!r}: expected a number")
+    if isinstance(current, dict | list) and isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except json.JSONDecodeError:
+            kind = "object" if isinstance(current, dict) else "list"
+            raise UserError(f"hyperparameter {key}={value!r}: expected a JSON {kind}") from None
+        return decoded
+    return value

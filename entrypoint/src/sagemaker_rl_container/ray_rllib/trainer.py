@@ -1,0 +1,298 @@
+"""Run one RLlib training job: start Ray, build the algorithm, resume, train, checkpoint, export."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sagemaker_rl_container import signals
+from sagemaker_rl_container.checkpoints import Checkpoint, CheckpointStore
+from sagemaker_rl_container.config import JobConfig
+from sagemaker_rl_container.contract import TrainingContract
+from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
+from sagemaker_rl_container.metrics import IterationMetrics, metrics_line
+from sagemaker_rl_container.ray_rllib import algorithm_config, environments, export
+from sagemaker_rl_container.stopping import StopConditions
+
+logger = logging.getLogger(__name__)
+
+# Used when the job sets no rl_stop_* at all: stop at the env's own "solved" threshold when it
+# has one, and in any case after this many iterations, so a job never runs unbounded by mistake.
+DEFAULT_MAX_ITERATIONS = 100
+# Inside a checkpoint directory, beside the manifest.
+ALGORITHM_STATE = "algorithm"
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    iterations: int
+    timesteps: int
+    episode_return_mean: float
+    stop_reason: str
+    resumed_from: str | None
+
+
+def run(
+    contract: TrainingContract,
+    job: JobConfig,
+    base_config: Any | None = None,
+    before_build: Any | None = None,
+) -> TrainingSummary:
+    """Train as `job` says. `base_config`/`before_build` come from a script-mode launcher."""
+    resources = algorithm_config.Resources(cpus=contract.num_cpus, gpus=contract.num_gpus)
+    env = _resolve_env(job, base_config)
+    config = algorithm_config.build(job, resources, env.rllib_env if env else None, base_config)
+    stop = _stop_conditions(job, env)
+    store = CheckpointStore(contract.checkpoint_dir, keep=job.checkpoint_keep)
+    store.remove_partials()
+    identity = {
+        "algorithm": algorithm_config.algorithm_name(config),
+        "env": env.spec if env else str(config.env),
+    }
+    logger.info(
+        "Training %s on %s with %s, %d env runners; stop at %s; checkpoints in %s",
+        identity["algorithm"], identity["env"], config.framework_str, config.num_env_runners,
+        stop.describe(), store.root,
+    )
+
+    import ray
+
+    _init_ray(contract)
+    try:
+        signals.install()
+        if env is not None:
+            environments.register(env)
+        if before_build is not None:
+            before_build()
+        session = _Session(_build_algorithm(config, identity), store, identity)
+        try:
+            resumed = session.resume()
+            reason = session.train(stop, job.checkpoint_frequency)
+            logger.info("Training stopped: %s", reason)
+            final = session.checkpoint()
+            summary = TrainingSummary(
+                iterations=final.iteration,
+                timesteps=final.manifest["timesteps"],
+                episode_return_mean=final.manifest["episode_return_mean"],
+                stop_reason=reason,
+                resumed_from=resumed,
+            )
+            description = {
+                **identity,
+                "env_config": job.env_config,
+                "training": {
+                    "iterations": summary.iterations,
+                    "timesteps": summary.timesteps,
+                    "episode_return_mean": _json_number(summary.episode_return_mean),
+                    "stop_reason": reason,
+                    "resumed_from": resumed,
+                },
+            }
+            export.export_model(session.algo, contract.model_dir, description, job.export_onnx)
+            logger.info(
+                "Model exported to %s: %s", contract.model_dir,
+                ", ".join(sorted(path.name for path in contract.model_dir.iterdir())),
+            )
+            return summary
+        finally:
+            session.algo.stop()
+    finally:
+        ray.shutdown()
+
+
+class _Session:
+    """One built algorithm and the checkpoints it reads and writes."""
+
+    def __init__(self, algo: Any, store: CheckpointStore, identity: dict[str, str]) -> None:
+        self.algo = algo
+        self.store = store
+        self.identity = identity
+        self.last: IterationMetrics | None = None
+
+    def resume(self) -> str | None:
+        """Restore the newest checkpoint that works; None when starting fresh."""
+        candidates = self.store.valid()
+        problems = []
+        for checkpoint in candidates:
+            saved = {key: checkpoint.manifest.get(key) for key in self.identity}
+            if saved != self.identity:
+                problem = (
+                    f"it holds {saved['algorithm']} on {saved['env']}, this job trains "
+                    f"{self.identity['algorithm']} on {self.identity['env']}"
+                )
+            else:
+                try:
+                    self.algo.restore_from_path(str(checkpoint.path / ALGORITHM_STATE))
+                except Exception as error:
+                    problem = summarize(error)
+                else:
+                    logger.info(
+                        "Resumed from %s: training continues at iteration %d",
+                        checkpoint.describe(), self.algo.iteration + 1,
+                    )
+                    return checkpoint.path.name
+            logger.warning("Checkpoint %s is unusable: %s", checkpoint.describe(), problem)
+            problems.append(f"{checkpoint.path.name}: {problem}")
+        if problems:
+            raise UserError(
+                f"no usable checkpoint in {self.store.root} ({'; '.join(problems)}): remove "
+                f"them, or give the job another checkpoint location, to start over"
+            )
+        return None
+
+    def train(self, stop: StopConditions, checkpoint_frequency: int) -> str:
+        already = stop.already_reached(self.algo.iteration, _lifetime_steps(self.algo))
+        if already:
+            return f"{already}, reached before this run"
+        start = time.monotonic()
+        while True:
+            metrics = to_metrics(self.algo.train())
+            self.last = metrics
+            elapsed = time.monotonic() - start
+            print(metrics_line(metrics), flush=True)
+            print(progress_line(metrics, stop, elapsed), flush=True)
+            reason = stop.reached(metrics, elapsed)
+            if reason:
+                return reason
+            if signals.requested():
+                saved = self.checkpoint()
+                raise TrainingInterrupted(
+                    f"training interrupted by SIGTERM after iteration {metrics.iteration}; "
+                    f"{saved.path.name} saved in {self.store.root}: run the job again with the "
+                    f"same checkpoint location to resume"
+                )
+            if checkpoint_frequency and metrics.iteration % checkpoint_frequency == 0:
+                self.checkpoint()
+
+    def checkpoint(self) -> Checkpoint:
+        started = time.monotonic()
+        iteration = int(self.algo.iteration)
+        mean_return = self.last.episode_return_mean if self.last else math.nan
+        saved = self.store.save(
+            iteration,
+            lambda directory: self.algo.save_to_path(str(directory / ALGORITHM_STATE)),
+            {
+                **self.identity,
+                "timesteps": _lifetime_steps(self.algo),
+                "episode_return_mean": _json_number(mean_return),
+            },
+        )
+        logger.info(
+            "Checkpoint %s saved in %.2f s", saved.describe(), time.monotonic() - started
+        )
+        return saved
+
+
+def to_metrics(result: dict[str, Any]) -> IterationMetrics:
+    """Map an RLlib result dict (new or old API stack) to the metrics every image logs."""
+    runners = result.get("env_runners", {})
+    learner = result.get("learners", {}).get("default_policy", {})
+    if not learner:  # old API stack
+        learner = result.get("info", {}).get("learner", {}).get("default_policy", {})
+        learner = learner.get("learner_stats", learner)
+    mean = runners.get("episode_return_mean", runners.get("episode_reward_mean", math.nan))
+    return IterationMetrics(
+        iteration=int(result["training_iteration"]),
+        timesteps_total=int(
+            result.get("num_env_steps_sampled_lifetime")
+            or runners.get("num_env_steps_sampled_lifetime")
+            or result.get("timesteps_total")
+            or 0
+        ),
+        episodes_total=int(runners.get("num_episodes_lifetime", result.get("episodes_total", 0))),
+        episode_return_mean=_float(mean),
+        episode_return_min=_float(
+            runners.get("episode_return_min", runners.get("episode_reward_min"))
+        ),
+        episode_return_max=_float(
+            runners.get("episode_return_max", runners.get("episode_reward_max"))
+        ),
+        episode_len_mean=_float(runners.get("episode_len_mean")),
+        time_this_iter_s=_float(result.get("time_this_iter_s")),
+        time_total_s=_float(result.get("time_total_s")),
+        losses={
+            key: _float(value)
+            for key, value in learner.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        },
+    )
+
+
+def progress_line(metrics: IterationMetrics, stop: StopConditions, elapsed_s: float) -> str:
+    returns = (
+        "no episode finished yet"
+        if math.isnan(metrics.episode_return_mean)
+        else f"return {metrics.episode_return_mean:.1f} "
+        f"(min {metrics.episode_return_min:.1f}, max {metrics.episode_return_max:.1f})"
+    )
+    return (
+        f"Iteration {metrics.iteration}: {metrics.timesteps_total} env steps, {returns}, "
+        f"{metrics.time_this_iter_s:.1f} s this iteration, {elapsed_s:.0f} s elapsed; "
+        f"stop at {stop.progress(metrics, elapsed_s)}"
+    )
+
+
+def _resolve_env(job: JobConfig, base_config: Any | None) -> environments.ResolvedEnv | None:
+    # A script-mode config that names its own env keeps it unless rl_env is given explicitly.
+    if base_config is not None and base_config.env is not None and "env" not in job.model_fields_set:
+        return None
+    return environments.resolve(job.env, job.env_config)
+
+
+def _stop_conditions(job: JobConfig, env: environments.ResolvedEnv | None) -> StopConditions:
+    if job.has_stop_condition:
+        return StopConditions(
+            iterations=job.stop_iterations,
+            timesteps=job.stop_timesteps,
+            mean_return=job.stop_mean_return,
+            seconds=job.stop_seconds,
+        )
+    threshold = env.reward_threshold if env is not None else None
+    return StopConditions(iterations=DEFAULT_MAX_ITERATIONS, mean_return=threshold)
+
+
+def _init_ray(contract: TrainingContract) -> None:
+    import ray
+
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    ray.init(
+        num_cpus=contract.num_cpus,
+        num_gpus=contract.num_gpus,
+        include_dashboard=False,
+        configure_logging=False,
+    )
+
+
+def _build_algorithm(config: Any, identity: dict[str, str]) -> Any:
+    try:
+        return config.build_algo()
+    except Exception as error:
+        raise UserError(
+            f"RLlib could not build {identity['algorithm']} for env {identity['env']}: "
+            f"{summarize(error)}"
+        ) from error
+
+
+def _lifetime_steps(algo: Any) -> int:
+    from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+    try:
+        value = algo.metrics.peek(NUM_ENV_STEPS_SAMPLED_LIFETIME, default=0)
+    except Exception:
+        value = getattr(algo, "_counters", {}).get("num_env_steps_sampled", 0)
+    return int(value or 0)
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _json_number(value: float) -> float | None:
+    return None if math.isnan(value) else value

@@ -1,0 +1,56 @@
+"""The training entry point: `SAGEMAKER_TRAINING_MODULE=sagemaker_rl_container.training:main`.
+
+sagemaker-training's `train` calls `main()`, writes `output/success` when it returns, and turns
+a raised `UserError` into `output/failure` (its message, verbatim) and exit code 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+from sagemaker_rl_container import script_mode, source_dir
+from sagemaker_rl_container.config import JobConfig
+from sagemaker_rl_container.contract import TrainingContract
+from sagemaker_rl_container.errors import TrainingInterrupted
+
+logger = logging.getLogger("sagemaker_rl_container")
+
+# Which toolkit this image runs; each image sets it (only Ray is implemented so far).
+TOOLKIT_ENV = "SAGEMAKER_RL_TOOLKIT"
+
+
+def main() -> None:
+    contract = TrainingContract.from_environment()
+    contract.ensure_output_dirs()
+    toolkit = os.environ.get(TOOLKIT_ENV, "ray")
+    if toolkit != "ray":
+        raise NotImplementedError(f"{TOOLKIT_ENV}={toolkit!r} has no launcher")
+    try:
+        if contract.user_program:
+            script_mode.run(contract)
+        else:
+            _run_zero_code(contract)
+    except SystemExit as exit_:
+        # Ray's own SIGTERM handler (active while `ray.init` runs) exits with the signal number.
+        if exit_.code == signal.SIGTERM:
+            raise TrainingInterrupted("training interrupted by SIGTERM while starting") from None
+        raise
+
+
+def _run_zero_code(contract: TrainingContract) -> None:
+    from sagemaker_rl_container.ray_rllib import trainer
+
+    job = JobConfig.from_hyperparameters(contract.hyperparameters)
+    ignored = sorted(
+        key for key in contract.hyperparameters if not key.startswith(("rl_", "rl."))
+    )
+    if ignored:
+        logger.info("Hyperparameters not used by the launcher (left to your code): %s", ignored)
+    source_dir.prepare(contract)
+    summary = trainer.run(contract, job)
+    logger.info(
+        "Done: %d iterations, %d env steps, mean return %.2f (%s)",
+        summary.iterations, summary.timesteps, summary.episode_return_mean, summary.stop_reason,
+    )
