@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Starts (or reuses) a private Docker engine for this checkout's builds and tests.
 #
-# Usage: tools/local-docker.sh start|stop|status
+# Usage: tools/local-docker.sh start|stop|status|client
 #   start   install Debian's docker.io if dockerd is missing, start an engine whose state lives
 #           under $STATE_DIR (default: .local/docker), wait until it answers; prints the socket.
 #   stop    stop that engine.
+#   client  print the path of a docker client that builds with BuildKit: `docker` when it has
+#           the buildx plugin, else an older client (< 23) whose builder includes BuildKit.
 #
 # Why a private engine: a developer or CI machine may have only the docker client (no daemon),
 # and tests must not disturb an engine someone else uses. Callers point the client at it with
@@ -73,9 +75,22 @@ stop() {
     fi
 }
 
+client() {
+    local candidate major
+    for candidate in $(command -v -a docker 2>/dev/null) /usr/bin/docker; do
+        [ -x "$candidate" ] || continue
+        if "$candidate" buildx version >/dev/null 2>&1; then echo "$candidate"; return 0; fi
+        major=$("$candidate" --version 2>/dev/null | sed -n 's/^Docker version \([0-9]*\).*/\1/p')
+        if [ -n "$major" ] && [ "$major" -lt 23 ]; then echo "$candidate"; return 0; fi
+    done
+    install_engine  # Debian's docker.io brings a client with BuildKit built in
+    echo /usr/bin/docker
+}
+
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
+    client) client ;;
     status) if running; then echo "running: unix://$SOCK"; else echo "stopped"; exit 1; fi ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|status|client" >&2; exit 2 ;;
 esac

@@ -278,11 +278,12 @@ def _build_algorithm(config: Any, identity: dict[str, str]) -> Any:
 
 
 def _lifetime_steps(algo: Any) -> int:
-    from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
+    """Env steps sampled since the job first started (restored with a checkpoint)."""
+    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
-    try:
-        value = algo.metrics.peek(NUM_ENV_STEPS_SAMPLED_LIFETIME, default=0)
-    except Exception:
+    if algo.config.enable_env_runner_and_connector_v2:
+        value = algo.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
+    else:
         value = getattr(algo, "_counters", {}).get("num_env_steps_sampled", 0)
     return int(value or 0)
 
