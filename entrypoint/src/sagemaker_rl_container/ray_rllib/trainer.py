@@ -83,7 +83,7 @@ def run(
             )
             description = {
                 **identity,
-                "env_config": job.env_config,
+                "env_config": dict(config.env_config or {}),
                 "training": {
                     "iterations": summary.iterations,
                     "timesteps": summary.timesteps,

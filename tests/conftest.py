@@ -1,0 +1,130 @@
+"""Shared helpers: lay out SageMaker-style job directories and run `sagemaker-rl train` on them.
+
+Training tests run the real CLI in a subprocess with `SAGEMAKER_BASE_DIR` standing in for
+/opt/ml, exactly as the image runs it (minus Docker); image tests run it in `docker run`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SAGEMAKER_RL = BIN / "sagemaker-rl"
+
+# In-process contract tests read this tree; sagemaker-training fixes its paths at import time.
+_SESSION_BASE = Path(os.environ.setdefault("SAGEMAKER_BASE_DIR", "/tmp/sagemaker-rl-tests-opt-ml"))
+
+_spec = importlib.util.spec_from_file_location("local_job", ROOT / "tools" / "local_job.py")
+local_job = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(local_job)
+
+# Small, fast PPO settings for CartPole used by tests that only need *some* training.
+QUICK_PPO = {
+    "rl.training.train_batch_size_per_learner": "500",
+    "rl.training.minibatch_size": "250",
+    "rl.training.num_epochs": "2",
+    "rl.env_runners.num_env_runners": "0",
+}
+
+
+def make_job(
+    root: Path,
+    hyperparameters: dict[str, str] | None = None,
+    source_dir: Path | None = None,
+    program: str | None = None,
+    channels: dict[str, Path] | None = None,
+) -> Path:
+    """An /opt/ml-shaped directory; existing checkpoints there are kept (like a restarted job)."""
+    args = [str(root)]
+    for key, value in (hyperparameters or {}).items():
+        args += ["-p", f"{key}={value}"]
+    if source_dir:
+        args += ["--source-dir", str(source_dir)]
+    if program:
+        args += ["--program", program]
+    for name, path in (channels or {}).items():
+        args += ["--channel", f"{name}={path}"]
+    assert local_job.main(args) == 0
+    return root
+
+
+@dataclass
+class JobResult:
+    returncode: int
+    log: str
+    root: Path
+
+    @property
+    def failure(self) -> str | None:
+        path = self.root / "output" / "failure"
+        return path.read_text() if path.exists() else None
+
+    @property
+    def succeeded(self) -> bool:
+        return (self.root / "output" / "success").exists()
+
+    def metric_lines(self) -> list[dict[str, str]]:
+        return [
+            dict(field.split("=", 1) for field in line.split()[1:])
+            for line in self.log.splitlines()
+            if line.startswith("[rl-metrics]")
+        ]
+
+
+def job_env(root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "RAY_ADDRESS"))}
+    env["SAGEMAKER_BASE_DIR"] = str(root)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def run_train(root: Path, timeout: float = 300) -> JobResult:
+    proc = subprocess.run(
+        [str(SAGEMAKER_RL), "train"],
+        env=job_env(root),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    return JobResult(proc.returncode, proc.stdout, root)
+
+
+def start_train(root: Path, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "w")  # noqa: SIM115 - closed by the caller through the process
+    return subprocess.Popen(
+        [str(SAGEMAKER_RL), "train"], env=job_env(root), stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def wait_for_line(log_path: Path, needle: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if needle in log_path.read_text():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"job exited ({proc.returncode}) before logging {needle!r}:\n"
+                        + log_path.read_text()[-3000:])
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    pytest.fail(f"no {needle!r} in the log after {timeout} s")
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture
+def session_base() -> Path:
+    return _SESSION_BASE

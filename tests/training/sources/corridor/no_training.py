@@ -1,0 +1,3 @@
+"""A script-mode program that forgets to train."""
+
+print("configured, but never called train_main()")

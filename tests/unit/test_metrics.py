@@ -1,0 +1,70 @@
+"""The metric line, the human progress line and SageMaker's MetricDefinitions agree."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+
+from conftest import SAGEMAKER_RL
+from sagemaker_rl_container.metrics import (
+    CORE_METRICS,
+    LOSS_METRICS,
+    IterationMetrics,
+    metric_definitions,
+    metrics_line,
+)
+from sagemaker_rl_container.stopping import StopConditions
+
+SAMPLE = IterationMetrics(
+    iteration=7, timesteps_total=28000, episodes_total=311, episode_return_mean=187.25,
+    episode_return_min=21.0, episode_return_max=500.0, episode_len_mean=187.25,
+    time_this_iter_s=4.2, time_total_s=29.8,
+    losses={"total_loss": 1.5e-3, "policy_loss": -0.02, "vf_loss": 3.0, "entropy": 0.55},
+)
+
+
+def test_every_definition_reads_its_value_from_the_metric_line():
+    line = metrics_line(SAMPLE)
+    found = {}
+    for definition in metric_definitions():
+        match = re.search(definition["Regex"], line)
+        if match:
+            found[definition["Name"]] = float(match.group(1))
+    assert found["episode_reward_mean"] == found["episode_return_mean"] == 187.25
+    assert found["iteration"] == 7
+    assert found["timesteps_total"] == 28000
+    assert found["policy_loss"] == -0.02
+    assert found["total_loss"] == 1.5e-3
+    assert set(found) == set(CORE_METRICS) | {"total_loss", "policy_loss", "vf_loss", "entropy"}
+
+
+def test_no_metric_name_hides_inside_another():
+    names = CORE_METRICS + LOSS_METRICS
+    for name in names:
+        assert not any(other != name and other.endswith(name) for other in names)
+
+
+def test_nan_is_logged_as_nan_and_not_matched():
+    line = metrics_line(IterationMetrics(1, 100, 0, math.nan, math.nan, math.nan, math.nan, 1, 1))
+    assert "episode_return_mean=nan" in line
+    regex = next(d["Regex"] for d in metric_definitions() if d["Name"] == "episode_return_mean")
+    assert re.search(regex, line) is None
+
+
+def test_cli_prints_the_definitions_as_json():
+    out = subprocess.run([str(SAGEMAKER_RL), "metric-definitions"], capture_output=True,
+                         text=True, check=True).stdout
+    assert json.loads(out) == metric_definitions()
+
+
+def test_stop_conditions_report_reason_and_progress():
+    stop = StopConditions(iterations=10, mean_return=150)
+    assert stop.reached(SAMPLE, elapsed_s=30) == "mean return 187.25 >= 150"
+    assert StopConditions(iterations=7).reached(SAMPLE, 1) == "iteration 7 >= 7"
+    assert StopConditions(timesteps=30000).reached(SAMPLE, 1) is None
+    assert StopConditions(seconds=20).reached(SAMPLE, 25) == "25 s of training >= 20 s"
+    assert stop.progress(SAMPLE, 30) == "return 187.2/150, iteration 7/10"
+    assert stop.describe() == "mean return >= 150 or iteration 10"
+    assert StopConditions(iterations=5).already_reached(5, 0) == "iteration 5 >= 5"
