@@ -1,0 +1,67 @@
+"""Spot interruptions and restarts: SIGTERM saves a checkpoint, a rerun resumes from it, and
+a corrupt newest checkpoint falls back to the previous one."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+
+from conftest import QUICK_PPO, make_job, run_train, start_train, wait_for_line
+
+
+def test_sigterm_checkpoints_promptly_and_a_rerun_continues_the_count(tmp_path):
+    hyperparameters = {**QUICK_PPO, "rl_stop_iterations": "500", "rl_checkpoint_frequency": "0"}
+    root = make_job(tmp_path / "job", hyperparameters)
+    log = tmp_path / "first.log"
+    proc = start_train(root, log)
+    wait_for_line(log, "Iteration 3:", proc, timeout=180)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    returncode = proc.wait(timeout=60)
+    assert time.monotonic() - sent < 30
+    assert returncode == 128 + signal.SIGTERM, log.read_text()[-2000:]
+    failure = (root / "output" / "failure").read_text()
+    interrupted_at = int(re.search(r"interrupted by SIGTERM after iteration (\d+)", failure)[1])
+    assert interrupted_at >= 3
+    assert not (root / "output" / "success").exists()
+    assert (root / "checkpoints" / f"checkpoint-{interrupted_at:06d}" / "checkpoint.json").exists()
+
+    # SageMaker restarts the job with the same checkpoints (and a fresh output directory).
+    make_job(root, {**hyperparameters, "rl_stop_iterations": str(interrupted_at + 2)})
+    result = run_train(root)
+    assert result.returncode == 0, result.log[-3000:]
+    iterations = [int(m["iteration"]) for m in result.metric_lines()]
+    assert iterations == [interrupted_at + 1, interrupted_at + 2]
+    assert f"Resumed from checkpoint-{interrupted_at:06d}" in result.log
+    timesteps = [int(m["timesteps_total"]) for m in result.metric_lines()]
+    assert timesteps[0] == 500 * (interrupted_at + 1)  # the step count continued too
+
+
+def corrupt(checkpoint_dir):
+    for path in (checkpoint_dir / "algorithm").rglob("*"):
+        if path.is_file():
+            path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
+
+
+def test_corrupt_newest_checkpoint_falls_back_then_fails_clearly_when_none_is_usable(tmp_path):
+    hyperparameters = {**QUICK_PPO, "rl_stop_iterations": "2", "rl_checkpoint_frequency": "1"}
+    root = make_job(tmp_path / "job", hyperparameters)
+    assert run_train(root).returncode == 0
+    checkpoints = root / "checkpoints"
+    corrupt(checkpoints / "checkpoint-000002")
+
+    make_job(root, {**hyperparameters, "rl_stop_iterations": "3"})
+    result = run_train(root)
+    assert result.returncode == 0, result.log[-3000:]
+    assert "Checkpoint checkpoint-000002 (iteration 2) is unusable" in result.log
+    assert "Resumed from checkpoint-000001" in result.log
+    assert [m["iteration"] for m in result.metric_lines()] == ["2", "3"]
+
+    for checkpoint in checkpoints.iterdir():
+        corrupt(checkpoint)
+    make_job(root, {**hyperparameters, "rl_stop_iterations": "5"})
+    result = run_train(root)
+    assert result.returncode == 1
+    assert result.failure.startswith("no usable checkpoint in ")
+    assert "checkpoint-000003:" in result.failure and "\n" not in result.failure
