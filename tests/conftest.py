@@ -104,7 +104,10 @@ def run_train(root: Path, timeout: float = 300) -> JobResult:
 def start_train(root: Path, log_path: Path) -> subprocess.Popen:
     log = open(log_path, "w")  # noqa: SIM115 - closed by the caller through the process
     return subprocess.Popen(
-        [str(SAGEMAKER_RL), "train"], env=job_env(root), stdout=log, stderr=subprocess.STDOUT
+        [str(SAGEMAKER_RL), "train"],
+        env=job_env(root),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -114,8 +117,10 @@ def wait_for_line(log_path: Path, needle: str, proc: subprocess.Popen, timeout: 
         if needle in log_path.read_text():
             return
         if proc.poll() is not None:
-            pytest.fail(f"job exited ({proc.returncode}) before logging {needle!r}:\n"
-                        + log_path.read_text()[-3000:])
+            pytest.fail(
+                f"job exited ({proc.returncode}) before logging {needle!r}:\n"
+                + log_path.read_text()[-3000:]
+            )
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     pytest.fail(f"no {needle!r} in the log after {timeout} s")

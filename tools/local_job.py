@@ -7,8 +7,8 @@
 Hyperparameter values are JSON-encoded as the SageMaker Python SDK sends them: json.dumps of the
 typed value (numbers, booleans and JSON objects are recognised, anything else is a string).
 The source directory is copied to code/, where SageMaker unpacks sagemaker_submit_directory.
-Channels are copied into input/data/NAME. Output, model and checkpoint directories are created empty, except that
-existing checkpoints are kept (so a rerun resumes, as a restarted spot job does).
+Channels are copied into input/data/NAME. Output, model and checkpoint directories are created
+empty, except that existing checkpoints are kept (a rerun resumes, as a restarted spot job does).
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path)
     parser.add_argument("-p", "--hyperparameter", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--source-dir", type=Path, help="copied to code/ (sagemaker_submit_directory)")
+    parser.add_argument(
+        "--source-dir", type=Path, help="copied to code/ (sagemaker_submit_directory)"
+    )
     parser.add_argument("--program", help="sagemaker_program: the script in the source dir")
     parser.add_argument("--channel", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--host", default="algo-1")
@@ -41,10 +43,20 @@ def main(argv: list[str] | None = None) -> int:
 
     root: Path = args.dir
     config = root / "input" / "config"
-    for path in (root / "model", root / "output", root / "code", root / "input" / "data"):
+    for path in (
+        root / "model",
+        root / "output",
+        root / "code",
+        root / "input" / "data",
+    ):
         if path.exists():
             shutil.rmtree(path)
-    for path in (config, root / "model", root / "output" / "data", root / "checkpoints"):
+    for path in (
+        config,
+        root / "model",
+        root / "output" / "data",
+        root / "checkpoints",
+    ):
         path.mkdir(parents=True, exist_ok=True)
 
     hyperparameters = {}
@@ -64,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.channel:
         name, _, path = item.partition("=")
         shutil.copytree(Path(path), root / "input" / "data" / name)
-        channels[name] = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
+        channels[name] = {
+            "TrainingInputMode": "File",
+            "S3DistributionType": "FullyReplicated",
+        }
 
     hosts = args.hosts.split(",") if args.hosts else [args.host]
     resources = {
@@ -72,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         "hosts": hosts,
         "current_group_name": "homogeneousCluster",
         "instance_groups": [
-            {"instance_group_name": "homogeneousCluster", "instance_type": "local", "hosts": hosts}
+            {
+                "instance_group_name": "homogeneousCluster",
+                "instance_type": "local",
+                "hosts": hosts,
+            }
         ],
         "network_interface_name": "eth0",
     }

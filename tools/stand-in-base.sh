@@ -3,15 +3,16 @@
 # that cannot pull from a registry (tests pass it to the Dockerfiles through BASE_IMAGE).
 #
 # Usage: tools/stand-in-base.sh IMAGE[:TAG] [SUITE]      (SUITE defaults to bookworm: Python 3.11)
-# Needs root, debootstrap and a running Docker engine (DOCKER_HOST as usual).
+# Needs root and debootstrap (installed if missing); talks to the engine through tools/docker.
 # The host's CA bundle is copied in so pip inside builds trusts the same HTTPS proxies the host
 # does; the product's Dockerfiles never depend on that.
 set -euo pipefail
 
 IMAGE=${1:?usage: $0 IMAGE[:TAG] [SUITE]}
+DOCKER=${DOCKER:-$(cd "$(dirname "$0")" && pwd)/docker}
 SUITE=${2:-bookworm}
 
-if docker image inspect "$IMAGE" >/dev/null 2>&1; then
+if "$DOCKER" image inspect "$IMAGE" >/dev/null 2>&1; then
     echo "stand-in-base: $IMAGE exists" >&2
     exit 0
 fi
@@ -30,7 +31,7 @@ if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
     cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
 fi
 rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
-tar -C "$ROOTFS" -c . | docker import \
+tar -C "$ROOTFS" -c . | "$DOCKER" import \
     --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["python3"]' - "$IMAGE" >/dev/null

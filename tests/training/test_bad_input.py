@@ -12,48 +12,120 @@ from conftest import QUICK_PPO, make_job, run_train
 SOURCES = Path(__file__).parent / "sources"
 
 CASES = {
-    "unknown algorithm": ({"rl_algorithm": "PPOO"}, None, None,
-                          "rl_algorithm 'PPOO' is not an RLlib algorithm; choose one of APPO"),
-    "unknown gymnasium env": ({"rl_env": "CartPole-v9"}, None, None,
-                              "rl_env 'CartPole-v9' is not a registered gymnasium environment (did you mean CartPole-v1"),
-    "env module missing": ({"rl_env": "mazes:Maze"}, None, None,
-                           "rl_env 'mazes:Maze': no module named 'mazes'; put mazes.py in the source directory"),
-    "env class missing": ({"rl_env": "corridor:Corridoor"}, SOURCES / "corridor", None,
-                          "rl_env 'corridor:Corridoor': module corridor has no attribute 'Corridoor'"),
-    "env constructor fails": ({"rl_env": "exploding:ExplodingEnv"}, SOURCES / "corridor", None,
-                              "rl_env 'exploding:ExplodingEnv' could not be created: ValueError: missing map file level1.txt"),
-    "typo in rl_ key": ({"rl_stop_iteration": "5"}, None, None,
-                        "unknown hyperparameter rl_stop_iteration (did you mean rl_stop_iterations?)"),
-    "ill-typed rl_ value": ({"rl_stop_iterations": "ten"}, None, None,
-                            "hyperparameter rl_stop_iterations='ten' is invalid"),
-    "unknown override setting": ({"rl.training.learning_rate": "0.1"}, None, None,
-                                 "hyperparameter rl.training.learning_rate: PPO has no setting 'learning_rate' in training()"),
-    "unknown override section": ({"rl.trainng.lr": "0.1"}, None, None,
-                                 "hyperparameter rl.trainng.lr: unknown section 'trainng' (did you mean training?)"),
-    "ill-typed override": ({"rl.training.lr": "fast"}, None, None,
-                           "hyperparameter rl.training.lr='fast': expected a number"),
-    "override RLlib rejects": ({"rl.training.minibatch_size": "9000"}, None, None,
-                               "the RLlib configuration is invalid:"),
-    "more runners than CPUs": ({"rl.env_runners.num_env_runners": "64"}, None, None,
-                               "the configuration needs 65 CPUs (64 env runners x 1"),
-    "framework not in image": ({"rl_framework": "tf2"}, None, None,
-                               "rl_framework 'tf2' needs tensorflow, which this image does not have"),
-    "missing program": ({}, SOURCES / "corridor", "trian.py",
-                        "sagemaker_program 'trian.py' not found in the source directory"),
-    "program without source files": ({}, None, "train.py",
-                                     "sagemaker_program 'train.py' not found in the source directory"),
-    "program raises": ({}, SOURCES / "corridor", "broken.py",
-                       "broken.py failed: RuntimeError: the reward table is empty"),
-    "program never trains": ({}, SOURCES / "corridor", "no_training.py",
-                             "no_training.py finished without training"),
+    "unknown algorithm": (
+        {"rl_algorithm": "PPOO"},
+        None,
+        None,
+        "rl_algorithm 'PPOO' is not an RLlib algorithm; choose one of APPO",
+    ),
+    "unknown gymnasium env": (
+        {"rl_env": "CartPole-v9"},
+        None,
+        None,
+        "rl_env 'CartPole-v9' is not a registered gymnasium environment (did you mean CartPole-v1",
+    ),
+    "env module missing": (
+        {"rl_env": "mazes:Maze"},
+        None,
+        None,
+        "rl_env 'mazes:Maze': no module named 'mazes'; put mazes.py in the source directory",
+    ),
+    "env class missing": (
+        {"rl_env": "corridor:Corridoor"},
+        SOURCES / "corridor",
+        None,
+        "rl_env 'corridor:Corridoor': module corridor has no attribute 'Corridoor'",
+    ),
+    "env constructor fails": (
+        {"rl_env": "exploding:ExplodingEnv"},
+        SOURCES / "corridor",
+        None,
+        "rl_env 'exploding:ExplodingEnv' could not be created: ValueError: missing map file level1.txt",
+    ),
+    "typo in rl_ key": (
+        {"rl_stop_iteration": "5"},
+        None,
+        None,
+        "unknown hyperparameter rl_stop_iteration (did you mean rl_stop_iterations?)",
+    ),
+    "ill-typed rl_ value": (
+        {"rl_stop_iterations": "ten"},
+        None,
+        None,
+        "hyperparameter rl_stop_iterations='ten' is invalid",
+    ),
+    "unknown override setting": (
+        {"rl.training.learning_rate": "0.1"},
+        None,
+        None,
+        "hyperparameter rl.training.learning_rate: PPO has no setting 'learning_rate' in training()",
+    ),
+    "unknown override section": (
+        {"rl.trainng.lr": "0.1"},
+        None,
+        None,
+        "hyperparameter rl.trainng.lr: unknown section 'trainng' (did you mean training?)",
+    ),
+    "ill-typed override": (
+        {"rl.training.lr": "fast"},
+        None,
+        None,
+        "hyperparameter rl.training.lr='fast': expected a number",
+    ),
+    "override RLlib rejects": (
+        {"rl.training.minibatch_size": "9000"},
+        None,
+        None,
+        "the RLlib configuration is invalid:",
+    ),
+    "more runners than CPUs": (
+        {"rl.env_runners.num_env_runners": "64"},
+        None,
+        None,
+        "the configuration needs 65 CPUs (64 env runners x 1",
+    ),
+    "framework not in image": (
+        {"rl_framework": "tf2"},
+        None,
+        None,
+        "rl_framework 'tf2' needs tensorflow, which this image does not have",
+    ),
+    "missing program": (
+        {},
+        SOURCES / "corridor",
+        "trian.py",
+        "sagemaker_program 'trian.py' not found in the source directory",
+    ),
+    "program without source files": (
+        {},
+        None,
+        "train.py",
+        "sagemaker_program 'train.py' not found in the source directory",
+    ),
+    "program raises": (
+        {},
+        SOURCES / "corridor",
+        "broken.py",
+        "broken.py failed: RuntimeError: the reward table is empty",
+    ),
+    "program never trains": (
+        {},
+        SOURCES / "corridor",
+        "no_training.py",
+        "no_training.py finished without training",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_fails_with_one_clear_line(tmp_path, case):
     hyperparameters, source, program, expected = CASES[case]
-    root = make_job(tmp_path / "job", {**QUICK_PPO, "rl_stop_iterations": "1", **hyperparameters},
-                    source_dir=source, program=program)
+    root = make_job(
+        tmp_path / "job",
+        {**QUICK_PPO, "rl_stop_iterations": "1", **hyperparameters},
+        source_dir=source,
+        program=program,
+    )
     result = run_train(root, timeout=120)
     assert result.returncode == 1, result.log[-2000:]
     assert not result.succeeded
@@ -67,10 +139,21 @@ def test_bad_input_fails_with_one_clear_line(tmp_path, case):
 @pytest.mark.parametrize(
     ("file", "content", "expected"),
     [
-        ("hyperparameters.json", '{"rl_env": "CartPole-v1",}', "hyperparameters.json is not valid JSON"),
-        ("resourceconfig.json", '{"current_host": "algo-1"}', "resourceconfig.json lacks hosts"),
-        ("resourceconfig.json", '{"current_host": "algo-3", "hosts": ["algo-1"]}',
-         "current_host 'algo-3' is not among hosts ['algo-1']"),
+        (
+            "hyperparameters.json",
+            '{"rl_env": "CartPole-v1",}',
+            "hyperparameters.json is not valid JSON",
+        ),
+        (
+            "resourceconfig.json",
+            '{"current_host": "algo-1"}',
+            "resourceconfig.json lacks hosts",
+        ),
+        (
+            "resourceconfig.json",
+            '{"current_host": "algo-3", "hosts": ["algo-1"]}',
+            "current_host 'algo-3' is not among hosts ['algo-1']",
+        ),
     ],
 )
 def test_malformed_config_files_fail_with_one_clear_line(tmp_path, file, content, expected):

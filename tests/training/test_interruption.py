@@ -11,7 +11,11 @@ from conftest import QUICK_PPO, make_job, run_train, start_train, wait_for_line
 
 
 def test_sigterm_checkpoints_promptly_and_a_rerun_continues_the_count(tmp_path):
-    hyperparameters = {**QUICK_PPO, "rl_stop_iterations": "500", "rl_checkpoint_frequency": "0"}
+    hyperparameters = {
+        **QUICK_PPO,
+        "rl_stop_iterations": "500",
+        "rl_checkpoint_frequency": "0",
+    }
     root = make_job(tmp_path / "job", hyperparameters)
     log = tmp_path / "first.log"
     proc = start_train(root, log)
@@ -44,8 +48,14 @@ def corrupt(checkpoint_dir):
             path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
 
 
-def test_corrupt_newest_checkpoint_falls_back_then_fails_clearly_when_none_is_usable(tmp_path):
-    hyperparameters = {**QUICK_PPO, "rl_stop_iterations": "2", "rl_checkpoint_frequency": "1"}
+def test_corrupt_newest_checkpoint_falls_back_then_fails_clearly_when_none_is_usable(
+    tmp_path,
+):
+    hyperparameters = {
+        **QUICK_PPO,
+        "rl_stop_iterations": "2",
+        "rl_checkpoint_frequency": "1",
+    }
     root = make_job(tmp_path / "job", hyperparameters)
     assert run_train(root).returncode == 0
     checkpoints = root / "checkpoints"

@@ -18,16 +18,19 @@ SOURCES = Path(__file__).parent / "sources"
 @pytest.fixture(scope="module")
 def cartpole_job(tmp_path_factory) -> object:
     """PPO on CartPole-v1 until the mean return reaches 150 (settings tuned for 2 cores)."""
-    root = make_job(tmp_path_factory.mktemp("cartpole"), {
-        "rl_algorithm": "PPO",
-        "rl_env": "CartPole-v1",
-        "rl_stop_mean_return": "150",
-        "rl_stop_iterations": "40",
-        "rl_checkpoint_frequency": "5",
-        "rl.training.lr": "0.0003",
-        "rl.training.num_epochs": "10",
-        "rl.env_runners.num_env_runners": "0",
-    })
+    root = make_job(
+        tmp_path_factory.mktemp("cartpole"),
+        {
+            "rl_algorithm": "PPO",
+            "rl_env": "CartPole-v1",
+            "rl_stop_mean_return": "150",
+            "rl_stop_iterations": "40",
+            "rl_checkpoint_frequency": "5",
+            "rl.training.lr": "0.0003",
+            "rl.training.num_epochs": "10",
+            "rl.env_runners.num_env_runners": "0",
+        },
+    )
     return run_train(root, timeout=600)
 
 
@@ -39,8 +42,16 @@ def test_ppo_cartpole_reaches_150_and_reports_success(cartpole_job):
     final = float(lines[-1]["episode_return_mean"])
     assert final >= 150
     assert lines[-1]["episode_reward_mean"] == lines[-1]["episode_return_mean"]
-    for name in ("episode_return_min", "episode_return_max", "episode_len_mean",
-                 "timesteps_total", "time_this_iter_s", "policy_loss", "vf_loss", "total_loss"):
+    for name in (
+        "episode_return_min",
+        "episode_return_max",
+        "episode_len_mean",
+        "timesteps_total",
+        "time_this_iter_s",
+        "policy_loss",
+        "vf_loss",
+        "total_loss",
+    ):
         assert name in lines[-1]
     assert "Training stopped: mean return" in cartpole_job.log
     assert f"Iteration {len(lines)}: " in cartpole_job.log
@@ -83,11 +94,16 @@ def test_onnx_policy_picks_the_trained_policys_actions(cartpole_job):
         obs, _, terminated, truncated, _ = env.step(action)
         if terminated or truncated:
             obs, _ = env.reset()
-    observations = np.concatenate([np.array(seen, np.float32),
-                                   np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)])
+    observations = np.concatenate(
+        [
+            np.array(seen, np.float32),
+            np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32),
+        ]
+    )
 
     actions, logits, probs = session.run(
-        ["actions", "action_dist_inputs", "action_probs"], {"observations": observations}
+        ["actions", "action_dist_inputs", "action_probs"],
+        {"observations": observations},
     )
     with torch.no_grad():
         expected_logits = module.forward_inference({"obs": torch.from_numpy(observations)})[
@@ -102,12 +118,16 @@ def test_onnx_policy_picks_the_trained_policys_actions(cartpole_job):
 
 
 def test_custom_env_class_from_the_source_directory(tmp_path):
-    root = make_job(tmp_path / "job", {
-        **QUICK_PPO,
-        "rl_env": "corridor:Corridor",
-        "rl_env_config": '{"length": 3}',
-        "rl_stop_iterations": "2",
-    }, source_dir=SOURCES / "corridor")
+    root = make_job(
+        tmp_path / "job",
+        {
+            **QUICK_PPO,
+            "rl_env": "corridor:Corridor",
+            "rl_env_config": '{"length": 3}',
+            "rl_stop_iterations": "2",
+        },
+        source_dir=SOURCES / "corridor",
+    )
     result = run_train(root)
     assert result.returncode == 0, result.log[-3000:]
     meta = read_json(root / "model" / "metadata.json")
@@ -119,17 +139,23 @@ def test_custom_env_class_from_the_source_directory(tmp_path):
 
 def test_continuous_actions_export_env_ready_actions(tmp_path):
     """Box actions: the ONNX graph maps the policy's output into the env's bounds."""
-    root = make_job(tmp_path / "job", {
-        **QUICK_PPO, "rl_env": "Pendulum-v1", "rl_stop_iterations": "1",
-    })
+    root = make_job(
+        tmp_path / "job",
+        {
+            **QUICK_PPO,
+            "rl_env": "Pendulum-v1",
+            "rl_stop_iterations": "1",
+        },
+    )
     result = run_train(root)
     assert result.returncode == 0, result.log[-3000:]
     meta = read_json(root / "model" / "metadata.json")
     assert meta["action_space"]["type"] == "Box" and meta["action_space"]["high"] == [2.0]
     session = onnxruntime.InferenceSession(str(root / "model" / "policy.onnx"))
     observations = np.random.default_rng(1).normal(size=(64, 3)).astype(np.float32)
-    actions, dist_inputs = session.run(["actions", "action_dist_inputs"],
-                                       {"observations": observations})
+    actions, dist_inputs = session.run(
+        ["actions", "action_dist_inputs"], {"observations": observations}
+    )
     assert actions.shape == (64, 1)
     mean = np.clip(dist_inputs[:, :1], -1, 1)  # RLlib unsquashes [-1, 1] to [low, high]
     np.testing.assert_allclose(actions, -2.0 + (mean + 1.0) * 2.0, atol=1e-5)

@@ -12,6 +12,7 @@ from sagemaker_rl_container.checkpoints import MANIFEST, CheckpointStore
 def write_state(payload: str):
     def write(directory):
         (directory / "state.txt").write_text(payload)
+
     return write
 
 
@@ -23,7 +24,10 @@ def test_save_lists_newest_first_and_prunes(tmp_path):
     assert [c.iteration for c in valid] == [3, 2]
     assert (valid[0].path / "state.txt").read_text() == "it3"
     assert valid[0].manifest["algorithm"] == "PPO"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-000002", "checkpoint-000003"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint-000002",
+        "checkpoint-000003",
+    ]
 
 
 def test_failed_write_leaves_no_checkpoint(tmp_path):
@@ -43,8 +47,8 @@ def test_failed_write_leaves_no_checkpoint(tmp_path):
 def test_partials_and_unmarked_directories_are_ignored_and_cleaned(tmp_path):
     store = CheckpointStore(tmp_path)
     store.save(4, write_state("good"), {})
-    (tmp_path / ".partial-checkpoint-000009-abc").mkdir()        # a save cut short by a crash
-    (tmp_path / "checkpoint-000008").mkdir()                     # no manifest
+    (tmp_path / ".partial-checkpoint-000009-abc").mkdir()  # a save cut short by a crash
+    (tmp_path / "checkpoint-000008").mkdir()  # no manifest
     (tmp_path / "checkpoint-000007").mkdir()
     (tmp_path / "checkpoint-000007" / MANIFEST).write_text("{trunc")  # unreadable manifest
     assert [c.iteration for c in store.valid()] == [4]

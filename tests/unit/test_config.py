@@ -16,15 +16,17 @@ def test_defaults_train_ppo_on_cartpole():
 
 
 def test_strings_are_converted_and_overrides_collected():
-    job = JobConfig.from_hyperparameters({
-        "rl_stop_iterations": "12",
-        "rl_stop_mean_return": "150",
-        "rl_export_onnx": "false",
-        "rl_env_config": '{"a": 1}',
-        "rl.training.lr": 0.001,
-        "rl.env_runners.num_env_runners": "1",
-        "unrelated": "x",
-    })
+    job = JobConfig.from_hyperparameters(
+        {
+            "rl_stop_iterations": "12",
+            "rl_stop_mean_return": "150",
+            "rl_export_onnx": "false",
+            "rl_env_config": '{"a": 1}',
+            "rl.training.lr": 0.001,
+            "rl.env_runners.num_env_runners": "1",
+            "unrelated": "x",
+        }
+    )
     assert job.stop_iterations == 12
     assert job.stop_mean_return == 150.0
     assert job.export_onnx is False
@@ -36,11 +38,20 @@ def test_strings_are_converted_and_overrides_collected():
 @pytest.mark.parametrize(
     ("hyperparameters", "message"),
     [
-        ({"rl_stop_iteration": 5}, "unknown hyperparameter rl_stop_iteration .did you mean rl_stop_iterations"),
+        (
+            {"rl_stop_iteration": 5},
+            "unknown hyperparameter rl_stop_iteration .did you mean rl_stop_iterations",
+        ),
         ({"rl_algo": "PPO"}, "unknown hyperparameter rl_algo"),
         ({"rl_stop_iterations": "ten"}, "rl_stop_iterations='ten' is invalid"),
-        ({"rl_stop_iterations": 0}, "rl_stop_iterations=0 is invalid: input should be greater than 0"),
-        ({"rl_env_config": "[1, 2]"}, "rl_env_config=.* is invalid: input should be a valid dictionary"),
+        (
+            {"rl_stop_iterations": 0},
+            "rl_stop_iterations=0 is invalid: input should be greater than 0",
+        ),
+        (
+            {"rl_env_config": "[1, 2]"},
+            "rl_env_config=.* is invalid: input should be a valid dictionary",
+        ),
         ({"rl_checkpoint_frequency": -1}, "rl_checkpoint_frequency=-1 is invalid"),
         ({"rl_overrides": "{}"}, "unknown hyperparameter rl_overrides"),
     ],

@@ -11,8 +11,12 @@ from sagemaker_rl_container.contract import TrainingContract, check_config_files
 from sagemaker_rl_container.errors import UserError
 
 
-def write_tree(base: Path, hyperparameters: dict, resources: dict | None = None,
-               channels: dict | None = None) -> None:
+def write_tree(
+    base: Path,
+    hyperparameters: dict,
+    resources: dict | None = None,
+    channels: dict | None = None,
+) -> None:
     config = base / "input" / "config"
     config.mkdir(parents=True, exist_ok=True)
     (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
@@ -23,18 +27,21 @@ def write_tree(base: Path, hyperparameters: dict, resources: dict | None = None,
 
 
 def test_hyperparameters_arrive_decoded_whether_json_encoded_or_not(session_base):
-    write_tree(session_base, {
-        "rl_algorithm": '"PPO"',          # JSON-encoded, as the SageMaker Python SDK sends it
-        "rl_env": "CartPole-v1",          # raw string, as the AWS CLI or boto3 may send it
-        "rl_stop_iterations": "20",
-        "rl.training.lr": "0.0003",
-        "rl_env_config": '{"size": 3}',
-        "my_own_setting": "true",
-        "sagemaker_program": '"train.py"',
-        "sagemaker_submit_directory": '"s3://bucket/source.tar.gz"',
-        "sagemaker_region": '"us-west-2"',
-        "_tuning_objective_metric": "episode_reward_mean",
-    })
+    write_tree(
+        session_base,
+        {
+            "rl_algorithm": '"PPO"',  # JSON-encoded, as the SageMaker Python SDK sends it
+            "rl_env": "CartPole-v1",  # raw string, as the AWS CLI or boto3 may send it
+            "rl_stop_iterations": "20",
+            "rl.training.lr": "0.0003",
+            "rl_env_config": '{"size": 3}',
+            "my_own_setting": "true",
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": '"s3://bucket/source.tar.gz"',
+            "sagemaker_region": '"us-west-2"',
+            "_tuning_objective_metric": "episode_reward_mean",
+        },
+    )
     contract = TrainingContract.from_environment()
     assert contract.hyperparameters == {
         "rl_algorithm": "PPO",
@@ -52,8 +59,11 @@ def test_paths_hosts_and_channels(session_base):
     write_tree(
         session_base,
         {},
-        resources={"current_host": "algo-2", "hosts": ["algo-1", "algo-2"],
-                   "network_interface_name": "eth1"},
+        resources={
+            "current_host": "algo-2",
+            "hosts": ["algo-1", "algo-2"],
+            "network_interface_name": "eth1",
+        },
         channels={"offline": {"TrainingInputMode": "File"}},
     )
     contract = TrainingContract.from_environment()
@@ -67,7 +77,9 @@ def test_paths_hosts_and_channels(session_base):
     assert contract.network_interface == "eth1"
     assert contract.channel("offline") == session_base / "input" / "data" / "offline"
     assert contract.num_cpus >= 1
-    with pytest.raises(UserError, match="input channel 'train' is missing .*channels given: offline"):
+    with pytest.raises(
+        UserError, match=r"input channel 'train' is missing .*channels given: offline"
+    ):
         contract.channel("train")
 
 

@@ -18,10 +18,21 @@ from sagemaker_rl_container.metrics import (
 from sagemaker_rl_container.stopping import StopConditions
 
 SAMPLE = IterationMetrics(
-    iteration=7, timesteps_total=28000, episodes_total=311, episode_return_mean=187.25,
-    episode_return_min=21.0, episode_return_max=500.0, episode_len_mean=187.25,
-    time_this_iter_s=4.2, time_total_s=29.8,
-    losses={"total_loss": 1.5e-3, "policy_loss": -0.02, "vf_loss": 3.0, "entropy": 0.55},
+    iteration=7,
+    timesteps_total=28000,
+    episodes_total=311,
+    episode_return_mean=187.25,
+    episode_return_min=21.0,
+    episode_return_max=500.0,
+    episode_len_mean=187.25,
+    time_this_iter_s=4.2,
+    time_total_s=29.8,
+    losses={
+        "total_loss": 1.5e-3,
+        "policy_loss": -0.02,
+        "vf_loss": 3.0,
+        "entropy": 0.55,
+    },
 )
 
 
@@ -37,7 +48,12 @@ def test_every_definition_reads_its_value_from_the_metric_line():
     assert found["timesteps_total"] == 28000
     assert found["policy_loss"] == -0.02
     assert found["total_loss"] == 1.5e-3
-    assert set(found) == set(CORE_METRICS) | {"total_loss", "policy_loss", "vf_loss", "entropy"}
+    assert set(found) == set(CORE_METRICS) | {
+        "total_loss",
+        "policy_loss",
+        "vf_loss",
+        "entropy",
+    }
 
 
 def test_no_metric_name_hides_inside_another():
@@ -54,8 +70,12 @@ def test_nan_is_logged_as_nan_and_not_matched():
 
 
 def test_cli_prints_the_definitions_as_json():
-    out = subprocess.run([str(SAGEMAKER_RL), "metric-definitions"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [str(SAGEMAKER_RL), "metric-definitions"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert json.loads(out) == metric_definitions()
 
 

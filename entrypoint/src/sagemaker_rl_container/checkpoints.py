@@ -93,7 +93,7 @@ class CheckpointStore:
             shutil.rmtree(entry, ignore_errors=True)
 
     def _prune(self) -> None:
-        for old in self.valid()[self.keep:]:
+        for old in self.valid()[self.keep :]:
             shutil.rmtree(old.path, ignore_errors=True)
 
     @staticmethod

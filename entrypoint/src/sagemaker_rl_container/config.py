@@ -39,7 +39,9 @@ class JobConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    algorithm: str = Field("PPO", description="RLlib algorithm name: PPO, DQN, SAC, APPO, IMPALA, ...")
+    algorithm: str = Field(
+        "PPO", description="RLlib algorithm name: PPO, DQN, SAC, APPO, IMPALA, ..."
+    )
     env: str = Field(
         "CartPole-v1",
         description="gymnasium id, or `module:Class` / `module:factory` from the source dir",
@@ -99,9 +101,9 @@ class JobConfig(BaseModel):
         overrides: dict[str, Any] = {}
         for key, value in hyperparameters.items():
             if key.startswith(OVERRIDE_PREFIX):
-                overrides[key[len(OVERRIDE_PREFIX):]] = value
+                overrides[key[len(OVERRIDE_PREFIX) :]] = value
             elif key.startswith(SETTING_PREFIX):
-                settings[key[len(SETTING_PREFIX):]] = value
+                settings[key[len(SETTING_PREFIX) :]] = value
         if "overrides" in settings:
             raise UserError(_unknown_key_message("rl_overrides"))
         try:

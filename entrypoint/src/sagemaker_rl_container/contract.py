@@ -82,7 +82,7 @@ class TrainingContract:
         return len(self.hosts) > 1
 
     def channel(self, name: str) -> Path:
-        """The local directory of input channel `name`, or a UserError listing the ones there are."""
+        """The local directory of input channel `name`; a UserError lists the ones there are."""
         try:
             return self.channels[name]
         except KeyError:
@@ -134,4 +134,3 @@ class TrainingContract:
             submit_directory=env.module_dir,
             job_name=env.job_name,
         )
-

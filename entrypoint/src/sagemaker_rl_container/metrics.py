@@ -87,9 +87,7 @@ def metrics_line(metrics: IterationMetrics) -> str:
 
 def metric_definitions() -> list[dict[str, str]]:
     """SageMaker `MetricDefinitions` for every metric the launchers log."""
-    return [
-        {"Name": name, "Regex": f"{name}=({NUMBER})"} for name in CORE_METRICS + LOSS_METRICS
-    ]
+    return [{"Name": name, "Regex": f"{name}=({NUMBER})"} for name in CORE_METRICS + LOSS_METRICS]
 
 
 def metric_definitions_json() -> str:

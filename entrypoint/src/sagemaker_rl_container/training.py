@@ -43,14 +43,15 @@ def _run_zero_code(contract: TrainingContract) -> None:
     from sagemaker_rl_container.ray_rllib import trainer
 
     job = JobConfig.from_hyperparameters(contract.hyperparameters)
-    ignored = sorted(
-        key for key in contract.hyperparameters if not key.startswith(("rl_", "rl."))
-    )
+    ignored = sorted(key for key in contract.hyperparameters if not key.startswith(("rl_", "rl.")))
     if ignored:
         logger.info("Hyperparameters not used by the launcher (left to your code): %s", ignored)
     source_dir.prepare(contract)
     summary = trainer.run(contract, job)
     logger.info(
         "Done: %d iterations, %d env steps, mean return %.2f (%s)",
-        summary.iterations, summary.timesteps, summary.episode_return_mean, summary.stop_reason,
+        summary.iterations,
+        summary.timesteps,
+        summary.episode_return_mean,
+        summary.stop_reason,
     )

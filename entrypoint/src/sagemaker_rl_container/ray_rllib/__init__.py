@@ -1,1 +1,1 @@
-"""The Ray RLlib launcher: builds an `AlgorithmConfig` from the job, trains, checkpoints, exports."""
+"""The Ray RLlib launcher: builds the AlgorithmConfig, trains, checkpoints and exports."""

@@ -95,10 +95,13 @@ def _set_framework(config: Any, framework: str) -> None:
     module = FRAMEWORK_MODULES.get(framework)
     if module is None:
         raise UserError(
-            f"rl_framework {framework!r} is not supported; use one of {', '.join(FRAMEWORK_MODULES)}"
+            f"rl_framework {framework!r} is not supported; "
+            f"use one of {', '.join(FRAMEWORK_MODULES)}"
         )
     if importlib.util.find_spec(module) is None:
-        available = [name for name, mod in FRAMEWORK_MODULES.items() if importlib.util.find_spec(mod)]
+        available = [
+            name for name, mod in FRAMEWORK_MODULES.items() if importlib.util.find_spec(mod)
+        ]
         raise UserError(
             f"rl_framework {framework!r} needs {module}, which this image does not have; "
             f"use rl_framework={available[0] if available else 'torch'} or an image built for "

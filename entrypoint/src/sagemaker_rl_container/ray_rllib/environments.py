@@ -68,9 +68,7 @@ def _import_factory(spec: str) -> Callable[..., gym.Env] | None:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         if error.name != module_name.split(".")[0] and error.name != module_name:
-            raise UserError(
-                f"rl_env {spec!r}: importing {module_name} failed: {error}"
-            ) from None
+            raise UserError(f"rl_env {spec!r}: importing {module_name} failed: {error}") from None
         try:  # gymnasium's own "module:EnvId" form, e.g. ale_py:ALE/Pong-v5
             gym.spec(spec)
         except Exception:

@@ -12,6 +12,7 @@ The exported graph is checked against the policy it came from before the job rep
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import platform
@@ -78,7 +79,7 @@ def export_onnx_policy(
         )
     import torch
 
-    policy = InferencePolicy(algo.get_module(), action_space, algo.config).eval()
+    policy = inference_policy(algo.get_module(), action_space, algo.config).eval()
     sample = np.stack([obs_space.sample() for _ in range(8)]).astype(np.float32)
     outputs = ["actions", "action_dist_inputs"]
     if isinstance(action_space, gym.spaces.Discrete):
@@ -105,7 +106,9 @@ def export_onnx_policy(
     }
 
 
-def _inference_policy_class():
+@functools.cache
+def _inference_policy_class() -> type:
+    # Defined on first use: torch is imported only by images and jobs that export with it.
     import torch
 
     class _InferencePolicy(torch.nn.Module):

@@ -44,7 +44,9 @@ def apply(config: Any, overrides: dict[str, Any]) -> None:
         try:
             getattr(config, section)(**{setting: value})
         except Exception as error:
-            raise UserError(f"hyperparameter {key}={raw!r} was rejected by RLlib: {error}") from None
+            raise UserError(
+                f"hyperparameter {key}={raw!r} was rejected by RLlib: {error}"
+            ) from None
 
 
 def settings(config: Any, section: str) -> list[str]:
@@ -55,11 +57,9 @@ def settings(config: Any, section: str) -> list[str]:
         if method is None:
             continue
         for parameter in inspect.signature(method).parameters.values():
-            if parameter.kind is parameter.KEYWORD_ONLY or (
-                parameter.kind is parameter.POSITIONAL_OR_KEYWORD and parameter.name != "self"
-            ):
-                if parameter.name not in names:
-                    names.append(parameter.name)
+            named = parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+            if named and parameter.name != "self" and parameter.name not in names:
+                names.append(parameter.name)
     return names
 
 

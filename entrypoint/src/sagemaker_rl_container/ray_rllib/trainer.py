@@ -55,8 +55,12 @@ def run(
     }
     logger.info(
         "Training %s on %s with %s, %d env runners; stop at %s; checkpoints in %s",
-        identity["algorithm"], identity["env"], config.framework_str, config.num_env_runners,
-        stop.describe(), store.root,
+        identity["algorithm"],
+        identity["env"],
+        config.framework_str,
+        config.num_env_runners,
+        stop.describe(),
+        store.root,
     )
 
     import ray
@@ -94,7 +98,8 @@ def run(
             }
             export.export_model(session.algo, contract.model_dir, description, job.export_onnx)
             logger.info(
-                "Model exported to %s: %s", contract.model_dir,
+                "Model exported to %s: %s",
+                contract.model_dir,
                 ", ".join(sorted(path.name for path in contract.model_dir.iterdir())),
             )
             return summary
@@ -132,7 +137,8 @@ class _Session:
                 else:
                     logger.info(
                         "Resumed from %s: training continues at iteration %d",
-                        checkpoint.describe(), self.algo.iteration + 1,
+                        checkpoint.describe(),
+                        self.algo.iteration + 1,
                     )
                     return checkpoint.path.name
             logger.warning("Checkpoint %s is unusable: %s", checkpoint.describe(), problem)
@@ -181,9 +187,7 @@ class _Session:
                 "episode_return_mean": _json_number(mean_return),
             },
         )
-        logger.info(
-            "Checkpoint %s saved in %.2f s", saved.describe(), time.monotonic() - started
-        )
+        logger.info("Checkpoint %s saved in %.2f s", saved.describe(), time.monotonic() - started)
         return saved
 
 
@@ -238,7 +242,11 @@ def progress_line(metrics: IterationMetrics, stop: StopConditions, elapsed_s: fl
 
 def _resolve_env(job: JobConfig, base_config: Any | None) -> environments.ResolvedEnv | None:
     # A script-mode config that names its own env keeps it unless rl_env is given explicitly.
-    if base_config is not None and base_config.env is not None and "env" not in job.model_fields_set:
+    if (
+        base_config is not None
+        and base_config.env is not None
+        and "env" not in job.model_fields_set
+    ):
         return None
     return environments.resolve(job.env, job.env_config)
 

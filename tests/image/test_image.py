@@ -1,0 +1,159 @@
+"""The image in a real Docker engine, run the way SageMaker runs it: `/opt/ml` mounted,
+`train` as the command, a host name from resourceconfig.json."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import QUICK_PPO, ROOT, JobResult, make_job, read_json
+
+pytestmark = pytest.mark.docker
+
+DOCKER = str(ROOT / "tools" / "docker")
+STAND_IN_BASE = "local/stand-in-python:3.11-bookworm"
+SOURCES = ROOT / "tests" / "training" / "sources"
+
+
+def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [DOCKER, *args], capture_output=True, text=True, timeout=timeout, check=check
+    )
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    """Build the ray-pytorch-cpu image from the stand-in base, as `make build` does."""
+    subprocess.run(
+        [str(ROOT / "tools" / "stand-in-base.sh"), STAND_IN_BASE],
+        check=True,
+        timeout=600,
+    )
+    build = subprocess.run(
+        ["make", "-C", str(ROOT), "build", f"BASE_IMAGE={STAND_IN_BASE}"],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    ref = next(
+        line.split()[2] for line in build.stdout.splitlines() if line.startswith("== built ")
+    )
+    return ref
+
+
+def run_job(image: str, root: Path, *extra: str, timeout: float = 300) -> JobResult:
+    proc = subprocess.run(
+        [
+            DOCKER,
+            "run",
+            "--rm",
+            "--hostname",
+            "algo-1",
+            "-v",
+            f"{root}:/opt/ml",
+            *extra,
+            image,
+            "train",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    return JobResult(proc.returncode, proc.stdout, root)
+
+
+def test_zero_code_job_exports_model_and_logs_metrics(image, tmp_path):
+    root = make_job(tmp_path / "job", {**QUICK_PPO, "rl_stop_iterations": "2"})
+    result = run_job(image, root)
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.succeeded
+    metrics = result.metric_lines()
+    assert [m["iteration"] for m in metrics] == ["1", "2"]
+    assert float(metrics[-1]["episode_reward_mean"]) > 0
+    assert sorted(p.name for p in (root / "model").iterdir()) == [
+        "checkpoint",
+        "metadata.json",
+        "policy.onnx",
+    ]
+    meta = read_json(root / "model" / "metadata.json")
+    assert meta["versions"]["ray"] == "2.60.0" and meta["versions"]["python"].startswith("3.11")
+    assert (root / "checkpoints" / "checkpoint-000002" / "checkpoint.json").exists()
+
+
+def test_script_mode_with_custom_env_in_container(image, tmp_path):
+    root = make_job(
+        tmp_path / "job",
+        {"rl_stop_iterations": "1", "corridor_length": "3"},
+        source_dir=SOURCES / "corridor",
+        program="train.py",
+    )
+    result = run_job(image, root)
+    assert result.returncode == 0, result.log[-3000:]
+    assert read_json(root / "model" / "metadata.json")["env_config"] == {"length": 3}
+
+
+def test_bad_input_in_container_writes_failure(image, tmp_path):
+    root = make_job(tmp_path / "job", {"rl_algorithm": "NOPE"})
+    result = run_job(image, root, timeout=120)
+    assert result.returncode == 1
+    assert result.failure.startswith("rl_algorithm 'NOPE' is not an RLlib algorithm")
+
+
+def test_docker_stop_checkpoints_and_exits_like_sigterm(image, tmp_path):
+    root = make_job(
+        tmp_path / "job",
+        {**QUICK_PPO, "rl_stop_iterations": "500", "rl_checkpoint_frequency": "0"},
+    )
+    name = f"sagemaker-rl-test-stop-{int(time.time())}"
+    docker(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--hostname",
+        "algo-1",
+        "-v",
+        f"{root}:/opt/ml",
+        image,
+        "train",
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while "Iteration 2:" not in docker("logs", name, check=False).stdout:
+            assert time.monotonic() < deadline, docker("logs", name, check=False).stdout[-2000:]
+            time.sleep(0.5)
+        started = time.monotonic()
+        docker("stop", "--time", "60", name)
+        assert time.monotonic() - started < 30  # well inside SageMaker's 120 s spot notice
+        exit_code = int(docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout)
+        assert exit_code == 128 + signal.SIGTERM
+    finally:
+        docker("rm", "-f", name, check=False)
+    assert "interrupted by SIGTERM" in (root / "output" / "failure").read_text()
+    assert any((root / "checkpoints").glob("checkpoint-*/checkpoint.json"))
+
+
+def test_image_commands_and_passthrough(image):
+    definitions = json.loads(docker("run", "--rm", image, "metric-definitions").stdout)
+    assert {
+        "Name": "episode_reward_mean",
+        "Regex": next(d["Regex"] for d in definitions if d["Name"] == "episode_reward_mean"),
+    } in definitions
+    out = docker(
+        "run",
+        "--rm",
+        image,
+        "python",
+        "-c",
+        "import sagemaker_rl_container, ray; print(ray.__version__)",
+    ).stdout
+    assert out.strip() == "2.60.0"
+    env = docker("inspect", "-f", "{{json .Config.Env}}", image).stdout
+    assert "SAGEMAKER_TRAINING_MODULE=sagemaker_rl_container.training:main" in env
