@@ -148,8 +148,8 @@ def _inference_policy_class() -> type:
     return _InferencePolicy
 
 
-def InferencePolicy(module: Any, action_space: gym.Space, config: Any) -> Any:
-    """Build the torch module wrapping `module` (torch is imported only when exporting)."""
+def inference_policy(module: Any, action_space: gym.Space, config: Any) -> Any:
+    """The torch module ONNX export traces: `module`'s deterministic, env-ready actions."""
     return _inference_policy_class()(module, action_space, config)
 
 
