@@ -133,3 +133,14 @@ def read_json(path: Path) -> dict:
 @pytest.fixture
 def session_base() -> Path:
     return _SESSION_BASE
+
+
+@pytest.fixture(scope="session")
+def cartpole_model(tmp_path_factory) -> Path:
+    """A job directory whose model/ holds a (briefly) trained CartPole PPO policy."""
+    root = make_job(
+        tmp_path_factory.mktemp("cartpole-model"), {**QUICK_PPO, "rl_stop_iterations": "2"}
+    )
+    result = run_train(root)
+    assert result.returncode == 0, result.log[-3000:]
+    return root

@@ -3,7 +3,7 @@
 # go to the toolkit's CLI. Anything else runs as given (`docker run IMAGE bash`, `python ...`).
 set -e
 case "$1" in
-    train|metric-definitions|hyperparameters)
+    train|serve|metric-definitions|hyperparameters)
         exec sagemaker-rl "$@"
         ;;
 esac

@@ -1,6 +1,7 @@
 """`sagemaker-rl`: the image's entrypoint commands.
 
   sagemaker-rl train                 run the training job SageMaker describes in /opt/ml
+  sagemaker-rl serve                 serve /opt/ml/model on port 8080 (SageMaker hosting)
   sagemaker-rl metric-definitions    print SageMaker MetricDefinitions for the logged metrics
   sagemaker-rl hyperparameters       list the rl_* hyperparameters and their defaults
 
@@ -51,12 +52,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sagemaker-rl", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("train", help="run the training job described in /opt/ml")
+    commands.add_parser("serve", help="serve the exported policy (SageMaker hosting contract)")
     commands.add_parser("metric-definitions", help="print SageMaker MetricDefinitions (JSON)")
     commands.add_parser("hyperparameters", help="list the rl_* hyperparameters")
     args = parser.parse_args(argv)
     if args.command == "train":
         sys.exit(train())
-    if args.command == "metric-definitions":
+    if args.command == "serve":
+        import logging
+
+        from sagemaker_rl_container import contract
+        from sagemaker_rl_container.serving.server import serve
+
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+        )
+        serve(contract.base_dir() / "model")
+    elif args.command == "metric-definitions":
         from sagemaker_rl_container.metrics import metric_definitions_json
 
         print(metric_definitions_json())

@@ -1,0 +1,271 @@
+"""`sagemaker-rl serve` over real HTTP: parity with the trained policy, content types, bad
+input answered with one-line errors while the server keeps serving, 1000 concurrent requests."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from conftest import SAGEMAKER_RL, job_env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, base_dir: Path, tmp_path: Path) -> None:
+        self.port = free_port()
+        env = job_env(base_dir) | {"SAGEMAKER_BIND_TO_PORT": str(self.port)}
+        self.log = tmp_path / f"serve-{self.port}.log"
+        self.proc = subprocess.Popen(
+            [str(SAGEMAKER_RL), "serve"],
+            env=env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_until_listening(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        pytest.fail(f"serve did not listen within {timeout} s: {self.log.read_text()}")
+
+    def request(self, path: str, body: bytes | None = None, headers: dict | None = None):
+        req = urllib.request.Request(
+            self.url + path,
+            data=body,
+            headers=headers or {},
+            method="POST" if body is not None else "GET",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.headers.get_content_type(), resp.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get_content_type(), error.read()
+
+    def post_json(self, payload, headers: dict | None = None):
+        return self.request(
+            "/invocations",
+            json.dumps(payload).encode(),
+            {"Content-Type": "application/json", **(headers or {})},
+        )
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(cartpole_model, tmp_path_factory):
+    srv = Server(cartpole_model, tmp_path_factory.mktemp("serve"))
+    srv.wait_until_listening()
+    yield srv
+    srv.stop()
+
+
+def cartpole_observations(n: int) -> np.ndarray:
+    env = gym.make("CartPole-v1")
+    obs, _ = env.reset(seed=3)
+    seen = []
+    rng = np.random.default_rng(3)
+    for _ in range(n):
+        seen.append(obs)
+        obs, _, terminated, truncated, _ = env.step(int(rng.integers(2)))
+        if terminated or truncated:
+            obs, _ = env.reset()
+    return np.array(seen, np.float32)
+
+
+def test_ping_is_healthy_once_the_policy_is_loaded(server):
+    status, content_type, body = server.request("/ping")
+    assert (status, content_type) == (200, "application/json")
+    assert json.loads(body) == {"status": "healthy"}
+
+
+def test_served_actions_match_the_trained_policy(server, cartpole_model):
+    import torch
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    module = RLModule.from_checkpoint(
+        cartpole_model
+        / "model"
+        / "checkpoint"
+        / "learner_group"
+        / "learner"
+        / "rl_module"
+        / "default_policy"
+    )
+    observations = cartpole_observations(200)
+    with torch.no_grad():
+        logits = module.forward_inference({"obs": torch.from_numpy(observations)})[
+            "action_dist_inputs"
+        ].numpy()
+    status, _, body = server.post_json(
+        {"instances": observations.tolist(), "include": ["action_probs", "action_dist_inputs"]}
+    )
+    assert status == 200, body
+    answer = json.loads(body)
+    assert answer["actions"] == logits.argmax(axis=1).tolist()
+    np.testing.assert_allclose(answer["action_dist_inputs"], logits, atol=1e-5)
+    np.testing.assert_allclose(np.sum(answer["action_probs"], axis=1), 1.0, atol=1e-5)
+
+
+def test_one_observation_gets_one_action(server):
+    status, _, body = server.post_json([0.01, -0.02, 0.03, 0.04])
+    assert status == 200
+    assert json.loads(body)["actions"] in (0, 1)
+    status, _, body = server.post_json(
+        {"instances": [0.0, 0.0, 0.0, 0.0]},
+        headers={"X-Amzn-SageMaker-Custom-Attributes": "include=action_probs"},
+    )
+    answer = json.loads(body)
+    assert set(answer) == {"actions", "action_probs"} and len(answer["action_probs"]) == 2
+
+
+def test_csv_and_npy_in_and_out(server):
+    observations = cartpole_observations(5)
+    _, _, json_body = server.post_json(observations.tolist())
+    expected = json.loads(json_body)["actions"]
+    csv = "\n".join(",".join(f"{v:.9g}" for v in row) for row in observations).encode()
+    status, content_type, body = server.request("/invocations", csv, {"Content-Type": "text/csv"})
+    assert (status, content_type) == (200, "text/csv")
+    assert [int(float(line)) for line in body.decode().split()] == expected
+    buffer = io.BytesIO()
+    np.save(buffer, observations)
+    status, content_type, body = server.request(
+        "/invocations",
+        buffer.getvalue(),
+        {"Content-Type": "application/x-npy", "Accept": "application/json"},
+    )
+    assert (status, content_type) == (200, "application/json")
+    assert json.loads(body)["actions"] == expected
+    status, content_type, body = server.request(
+        "/invocations", buffer.getvalue(), {"Content-Type": "application/x-npy"}
+    )
+    assert content_type == "application/x-npy"
+    assert np.load(io.BytesIO(body)).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "message"),
+    [
+        (
+            b"[1, 2, 3]",
+            {"Content-Type": "application/json"},
+            400,
+            "observations shaped [3] do not fit the policy: expected [4]",
+        ),
+        (
+            b'[["a", "b", "c", "d"]]',
+            {"Content-Type": "application/json"},
+            400,
+            "observations must be numbers",
+        ),
+        (
+            b'{"instances": [1, 2, 3, 4]',
+            {"Content-Type": "application/json"},
+            400,
+            "the body is not valid JSON",
+        ),
+        (
+            b'{"obs": [1, 2, 3, 4]}',
+            {"Content-Type": "application/json"},
+            400,
+            "needs an 'instances'",
+        ),
+        (b"", {"Content-Type": "application/json"}, 400, "the request body is empty"),
+        (b"[]", {"Content-Type": "application/json"}, 400, "do not fit the policy"),
+        (b"1,2,x,4", {"Content-Type": "text/csv"}, 400, "the CSV body is not rows of numbers"),
+        (b"not npy", {"Content-Type": "application/x-npy"}, 400, "not a NumPy .npy array"),
+        (
+            b"<obs/>",
+            {"Content-Type": "application/xml"},
+            415,
+            "content type 'application/xml' is not supported",
+        ),
+        (
+            b"[1, 2, 3, 4]",
+            {"Content-Type": "application/json", "Accept": "image/png"},
+            406,
+            "cannot answer in 'image/png'",
+        ),
+        (
+            b'{"instances": [1, 2, 3, 4], "include": ["q_values"]}',
+            {"Content-Type": "application/json"},
+            400,
+            "cannot include q_values",
+        ),
+    ],
+)
+def test_bad_requests_get_one_line_errors_and_the_server_keeps_serving(
+    server, body, headers, status, message
+):
+    got_status, content_type, got = server.request("/invocations", body, headers)
+    assert got_status == status, got
+    assert content_type == "application/json"
+    error = json.loads(got)["error"]
+    assert message in error and "\n" not in error
+    assert server.post_json([0.0, 0.0, 0.0, 0.0])[0] == 200
+
+
+def test_thousand_concurrent_requests_all_succeed(server):
+    payload = json.dumps({"instances": cartpole_observations(4).tolist()}).encode()
+    request = (
+        b"POST /invocations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: "
+        + str(len(payload)).encode()
+        + b"\r\n\r\n"
+        + payload
+    )
+
+    async def one() -> int:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(request)
+        await writer.drain()
+        response = await reader.read()
+        writer.close()
+        return int(response.split(b" ", 2)[1])
+
+    async def all_at_once() -> list:
+        return await asyncio.wait_for(
+            asyncio.gather(*(one() for _ in range(1000)), return_exceptions=True), timeout=120
+        )
+
+    results = asyncio.run(all_at_once())
+    errors = [r for r in results if r != 200]
+    assert not errors, errors[:5]
+
+
+def test_empty_model_dir_fails_health_check_with_the_reason(tmp_path):
+    base = tmp_path / "ml"
+    (base / "model").mkdir(parents=True)
+    srv = Server(base, tmp_path)
+    try:
+        srv.wait_until_listening()
+        status, _, body = srv.request("/ping")
+        assert status == 503
+        assert "is empty: no model to serve" in json.loads(body)["error"]
+        status, _, body = srv.post_json([0.0, 0.0, 0.0, 0.0])
+        assert status == 503 and "no model to serve" in json.loads(body)["error"]
+    finally:
+        srv.stop()
