@@ -3,6 +3,7 @@
 #   make train            run a local training job in it, the way SageMaker does
 #   make test             the default test suite (unit, in-process training, Docker image)
 #   make lint             ruff + hadolint
+#   make bench            benchmarks: serving latency and throughput
 #   make push REGISTRY=…  tag and push
 # The Docker engine: whatever `docker` reaches, else a private engine this repo starts
 # (tools/local-docker.sh). See README.md.
@@ -30,7 +31,7 @@ BASE_IMAGE ?= python:3.11-slim-bookworm
 STAND_IN_BASE := local/stand-in-python:3.11-bookworm
 # Offline wheels (e.g. torch's CPU build) for builds and the dev venv; defaults to pip's own
 # find-links setting. When it holds torch, PyTorch's index is not consulted.
-WHEELHOUSE ?= $(firstword $(PIP_FIND_LINKS))
+WHEELHOUSE ?= $(firstword $(PIP_FIND_LINKS) $(shell pip config get global.find-links 2>/dev/null))
 TORCH_INDEX_URL ?= $(if $(wildcard $(WHEELHOUSE)/torch-*+cpu-*.whl),,https://download.pytorch.org/whl/cpu)
 
 DOCKER := tools/docker
@@ -114,6 +115,12 @@ lint: venv
 	$(VENV)/bin/ruff check entrypoint tests tools
 	$(VENV)/bin/ruff format --check entrypoint tests tools
 	$(VENV)/bin/hadolint $(DOCKERFILE)
+
+# ---- benchmarks (figures printed, not asserted; slower than the test suite) ----------------
+.PHONY: bench
+bench: venv
+	@command -v wrk >/dev/null || { echo "== installing Debian's wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(VENV)/bin/python bench/serve_bench.py
 
 # ---- release ----------------------------------------------------------------------------
 .PHONY: push

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Serving figures: single-observation latency (p50/p99) and throughput of `sagemaker-rl serve`
+on this machine, and their ratio to an in-process onnxruntime call.
+
+    bench/serve_bench.py [MODEL_BASE_DIR]
+
+Without a model it trains a small CartPole policy first. Load comes from wrk (Debian's `wrk`,
+installed by `make bench`) on loopback; the server runs with its defaults (one worker per CPU).
+Prints a table; a figure that misses its target says MISSED.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TARGET_P50_MS = 2.0
+TARGET_RPS = 1000
+DURATION_S = 10
+REPEATS = 3
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '[0.01, -0.02, 0.03, 0.04]'
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT p50_us=%d p99_us=%d requests=%d errors=%d duration_us=%d\\n",
+    latency:percentile(50), latency:percentile(99), summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+      + summary.errors.write + summary.errors.timeout, summary.duration))
+end
+"""
+
+
+def train_model(base: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import QUICK_PPO, make_job, run_train  # noqa: PLC0415
+
+    make_job(base, {**QUICK_PPO, "rl_stop_iterations": "2"})
+    result = run_train(base)
+    if result.returncode != 0:
+        sys.exit(f"training the benchmark model failed:\n{result.log[-2000:]}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wrk(port: int, script: Path, threads: int, connections: int) -> dict[str, int]:
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{DURATION_S}s", "-s", str(script),
+         f"http://127.0.0.1:{port}/invocations"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    fields = re.search(r"RESULT (.*)", out)[1]
+    return {key: int(value) for key, value in (f.split("=") for f in fields.split())}
+
+
+def in_process_us(model: Path) -> float:
+    import numpy as np
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(model / "policy.onnx"), options)
+    obs = np.array([[0.01, -0.02, 0.03, 0.04]], np.float32)
+    for _ in range(200):
+        session.run(["actions"], {"observations": obs})
+    samples = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(2000):
+            session.run(["actions"], {"observations": obs})
+        samples.append((time.perf_counter() - start) / 2000 * 1e6)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (make bench installs Debian's wrk)")
+    work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
+    base = Path(sys.argv[1]) if len(sys.argv) > 1 else work / "job"
+    if not (base / "model" / "policy.onnx").exists():
+        print("training a CartPole policy to serve ...", flush=True)
+        train_model(base)
+    port = free_port()
+    env = dict(os.environ, SAGEMAKER_BASE_DIR=str(base), SAGEMAKER_BIND_TO_PORT=str(port))
+    server = subprocess.Popen([str(BIN / "sagemaker-rl"), "serve"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    sys.exit("serve did not come up")
+                time.sleep(0.2)
+        script = work / "post.lua"
+        script.write_text(WRK_SCRIPT)
+        latency = [wrk(port, script, threads=1, connections=1) for _ in range(REPEATS)]
+        load = [wrk(port, script, threads=2, connections=32) for _ in range(REPEATS)]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    baseline = in_process_us(base / "model")
+
+    p50 = [r["p50_us"] / 1000 for r in latency]
+    p99 = [r["p99_us"] / 1000 for r in latency]
+    rps = [r["requests"] / (r["duration_us"] / 1e6) for r in load]
+    errors = sum(r["errors"] for r in latency + load)
+    rows = [
+        ("p50 latency, 1 connection (ms)", p50, f"<= {TARGET_P50_MS}",
+         statistics.median(p50) <= TARGET_P50_MS),
+        ("p99 latency, 1 connection (ms)", p99, "-", None),
+        ("throughput, 32 connections (req/s)", rps, f">= {TARGET_RPS}",
+         statistics.median(rps) >= TARGET_RPS),
+    ]
+    print(f"\nserve benchmark: {os.cpu_count()} CPUs, {REPEATS} runs of {DURATION_S} s each "
+          f"(median [min-max]), {errors} errors")
+    for name, values, target, met in rows:
+        verdict = "" if met is None else ("met" if met else "MISSED")
+        print(f"  {name:<38} {statistics.median(values):9.2f} [{min(values):.2f}-{max(values):.2f}]"
+              f"  target {target:<8} {verdict}")
+    ratio = statistics.median(p50) * 1000 / baseline
+    print(f"  {'in-process onnxruntime call (us)':<38} {baseline:9.1f}")
+    print(f"  {'p50 over HTTP / in-process':<38} {ratio:9.1f}x")
+    print(json.dumps({"p50_ms": p50, "p99_ms": p99, "rps": rps, "in_process_us": baseline,
+                      "errors": errors}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
