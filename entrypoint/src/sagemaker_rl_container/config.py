@@ -67,6 +67,12 @@ class JobConfig(BaseModel):
     )
     checkpoint_keep: PositiveInt = Field(3, description="how many checkpoints to keep")
     seed: int | None = Field(None, description="random seed for the toolkit")
+    cluster_timeout: PositiveFloat = Field(
+        300, description="multi-host jobs: seconds to wait for every host to join the cluster"
+    )
+    head_instance_group: str | None = Field(
+        None, description="heterogeneous jobs: the instance group whose first host is the head"
+    )
     export_onnx: bool = Field(True, description="export the policy as ONNX into model/")
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="`rl.<section>.<setting>` overrides, keyed without `rl.`"

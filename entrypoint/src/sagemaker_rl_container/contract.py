@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,8 @@ class TrainingContract:
     # The user's hyperparameters, decoded from JSON where they were JSON, minus SageMaker's keys.
     hyperparameters: dict[str, Any]
     # Script mode (`sagemaker_program` / `sagemaker_submit_directory`, as RLEstimator sends them).
+    # Heterogeneous clusters: instance group name -> its hosts (empty for older resourceconfigs).
+    instance_groups: dict[str, list[str]] = field(default_factory=dict)
     user_program: str | None = None
     submit_directory: str | None = None
     job_name: str | None = None
@@ -129,6 +131,10 @@ class TrainingContract:
             num_cpus=int(env.num_cpus),
             num_gpus=int(env.num_gpus),
             hyperparameters=user_hps,
+            instance_groups={
+                name: list(group.get("hosts", []))
+                for name, group in env.instance_groups_dict.items()
+            },
             user_program=env.user_entry_point or None,
             # `module_dir` falls back to /opt/ml/code when no submit directory was named.
             submit_directory=env.module_dir,

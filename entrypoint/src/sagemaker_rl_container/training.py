@@ -28,7 +28,9 @@ def main() -> None:
     if toolkit != "ray":
         raise NotImplementedError(f"{TOOLKIT_ENV}={toolkit!r} has no launcher")
     try:
-        if contract.user_program:
+        if contract.is_distributed and not _is_head(contract):
+            _run_cluster_worker(contract)
+        elif contract.user_program:
             script_mode.run(contract)
         else:
             _run_zero_code(contract)
@@ -37,6 +39,25 @@ def main() -> None:
         if exit_.code == signal.SIGTERM:
             raise TrainingInterrupted("training interrupted by SIGTERM while starting") from None
         raise
+
+
+def _is_head(contract: TrainingContract) -> bool:
+    from sagemaker_rl_container.ray_rllib import cluster
+
+    job = JobConfig.from_hyperparameters(contract.hyperparameters)
+    return cluster.layout(contract, job.head_instance_group).is_head
+
+
+def _run_cluster_worker(contract: TrainingContract) -> None:
+    """A non-head host of a multi-host job: join the head's Ray cluster and wait for it."""
+    from sagemaker_rl_container.ray_rllib import cluster
+
+    job = JobConfig.from_hyperparameters(contract.hyperparameters)
+    # The same source directory as the head: Ray workers here import the user's modules.
+    source_dir.prepare(contract)
+    cluster.run_worker(
+        contract, cluster.layout(contract, job.head_instance_group), job.cluster_timeout
+    )
 
 
 def _run_zero_code(contract: TrainingContract) -> None:

@@ -60,8 +60,10 @@ def build(
     resources: Resources,
     rllib_env: Any | None,
     base: Any | None = None,
+    check: bool = True,
 ) -> Any:
-    """The validated AlgorithmConfig. `base` is a script-mode program's config, if any."""
+    """The validated AlgorithmConfig. `base` is a script-mode program's config, if any;
+    `check=False` skips the resource check (a cluster's size is not known yet)."""
     if base is None:
         _, config = default_config(job.algorithm)
     else:
@@ -83,7 +85,8 @@ def build(
     if job.seed is not None:
         config.debugging(seed=job.seed)
     overrides.apply(config, job.overrides)
-    check_resources(config, resources)
+    if check:
+        check_resources(config, resources)
     try:
         config.validate()
     except Exception as error:

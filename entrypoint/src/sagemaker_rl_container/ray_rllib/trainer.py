@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
 from sagemaker_rl_container.metrics import IterationMetrics, metrics_line
-from sagemaker_rl_container.ray_rllib import algorithm_config, environments, export
+from sagemaker_rl_container.ray_rllib import algorithm_config, cluster, environments, export
 from sagemaker_rl_container.stopping import StopConditions
 
 logger = logging.getLogger(__name__)
@@ -42,10 +43,36 @@ def run(
     base_config: Any | None = None,
     before_build: Any | None = None,
 ) -> TrainingSummary:
-    """Train as `job` says. `base_config`/`before_build` come from a script-mode launcher."""
-    resources = algorithm_config.Resources(cpus=contract.num_cpus, gpus=contract.num_gpus)
+    """Train as `job` says. `base_config`/`before_build` come from a script-mode launcher.
+
+    On a multi-host job this runs on the head host only (see cluster.py); the outcome is
+    published to the other hosts whichever way it goes.
+    """
+    if not contract.is_distributed:
+        return _run(contract, job, base_config, before_build, head=None)
+    nodes = cluster.layout(contract, job.head_instance_group)
+    head = cluster.Head(contract, nodes, job.cluster_timeout)
+    try:
+        summary = _run(contract, job, base_config, before_build, head)
+    except BaseException as error:
+        head.stop(False, str(error) if isinstance(error, UserError) else summarize(error))
+        raise
+    head.stop(True)
+    return summary
+
+
+def _run(
+    contract: TrainingContract,
+    job: JobConfig,
+    base_config: Any | None,
+    before_build: Any | None,
+    head: cluster.Head | None,
+) -> TrainingSummary:
+    local = algorithm_config.Resources(cpus=contract.num_cpus, gpus=contract.num_gpus)
     env = _resolve_env(job, base_config)
-    config = algorithm_config.build(job, resources, env.rllib_env if env else None, base_config)
+    rllib_env = env.rllib_env if env else None
+    # Validate everything before Ray starts; a cluster's resources are known once it formed.
+    config = algorithm_config.build(job, local, rllib_env, base_config, check=head is None)
     stop = _stop_conditions(job, env)
     store = CheckpointStore(contract.checkpoint_dir, keep=job.checkpoint_keep)
     store.remove_partials()
@@ -53,29 +80,39 @@ def run(
         "algorithm": algorithm_config.algorithm_name(config),
         "env": env.spec if env else str(config.env),
     }
-    logger.info(
-        "Training %s on %s with %s, %d env runners; stop at %s; checkpoints in %s",
-        identity["algorithm"],
-        identity["env"],
-        config.framework_str,
-        config.num_env_runners,
-        stop.describe(),
-        store.root,
-    )
 
     import ray
 
-    _init_ray(contract)
     try:
+        if head is not None:
+            head.start()
+            config = algorithm_config.build(
+                job, _cluster_resources(), rllib_env, base_config, check=True
+            )
+        else:
+            _init_ray(contract)
+        logger.info(
+            "Training %s on %s with %s, %d env runners; stop at %s; checkpoints in %s",
+            identity["algorithm"],
+            identity["env"],
+            config.framework_str,
+            config.num_env_runners,
+            stop.describe(),
+            store.root,
+        )
         signals.install()
         if env is not None:
             environments.register(env)
         if before_build is not None:
             before_build()
         session = _Session(_build_algorithm(config, identity), store, identity)
+        if head is not None:
+            head.log_placement(session.algo)
         try:
             resumed = session.resume()
-            reason = session.train(stop, job.checkpoint_frequency)
+            reason = session.train(
+                stop, job.checkpoint_frequency, head.check_hosts if head else None
+            )
             logger.info("Training stopped: %s", reason)
             final = session.checkpoint()
             summary = TrainingSummary(
@@ -94,6 +131,7 @@ def run(
                     "episode_return_mean": _json_number(summary.episode_return_mean),
                     "stop_reason": reason,
                     "resumed_from": resumed,
+                    "hosts": len(contract.hosts),
                 },
             }
             export.export_model(session.algo, contract.model_dir, description, job.export_onnx)
@@ -107,6 +145,13 @@ def run(
             session.algo.stop()
     finally:
         ray.shutdown()
+
+
+def _cluster_resources() -> algorithm_config.Resources:
+    import ray
+
+    total = ray.cluster_resources()
+    return algorithm_config.Resources(cpus=int(total.get("CPU", 0)), gpus=int(total.get("GPU", 0)))
 
 
 class _Session:
@@ -150,7 +195,12 @@ class _Session:
             )
         return None
 
-    def train(self, stop: StopConditions, checkpoint_frequency: int) -> str:
+    def train(
+        self,
+        stop: StopConditions,
+        checkpoint_frequency: int,
+        check_cluster: Callable[[], None] | None = None,
+    ) -> str:
         already = stop.already_reached(self.algo.iteration, _lifetime_steps(self.algo))
         if already:
             return f"{already}, reached before this run"
@@ -164,6 +214,12 @@ class _Session:
             reason = stop.reached(metrics, elapsed)
             if reason:
                 return reason
+            if check_cluster is not None:
+                try:
+                    check_cluster()
+                except UserError:
+                    self.checkpoint()
+                    raise
             if signals.requested():
                 saved = self.checkpoint()
                 raise TrainingInterrupted(

@@ -1,0 +1,396 @@
+"""One Ray cluster across a SageMaker job's hosts, formed from resourceconfig.json alone.
+
+Every host runs the same image and `train`. The head (the first host, or the first host of
+`rl_head_instance_group`) starts the Ray head node, waits until every other host has joined
+(naming the missing ones if the deadline passes), trains, and publishes the outcome on a small
+status endpoint. The other hosts join the head by host name and wait: they exit 0 when the head
+reports success, non-zero when it reports failure or cannot be reached for `HEAD_LOST_AFTER_S`.
+Only the head writes the model and checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import Request, urlopen
+
+from sagemaker_rl_container.contract import TrainingContract
+from sagemaker_rl_container.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+GCS_PORT = int(os.environ.get("SAGEMAKER_RL_RAY_PORT", 6379))
+STATUS_PORT = int(os.environ.get("SAGEMAKER_RL_STATUS_PORT", 6390))
+HEAD_LOST_AFTER_S = float(os.environ.get("SAGEMAKER_RL_HEAD_LOST_AFTER", 30))
+POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class Layout:
+    head: str
+    workers: list[str]
+    current: str
+
+    @property
+    def is_head(self) -> bool:
+        return self.current == self.head
+
+
+def layout(contract: TrainingContract, head_group: str | None) -> Layout:
+    """Which host is the head; hosts come from resourceconfig.json, never assumed."""
+    if head_group is not None:
+        hosts = contract.instance_groups.get(head_group)
+        if not hosts:
+            groups = ", ".join(sorted(contract.instance_groups)) or "none"
+            raise UserError(
+                f"rl_head_instance_group {head_group!r} is not an instance group of this job "
+                f"(groups: {groups})"
+            )
+        head = hosts[0]
+    else:
+        head = contract.hosts[0]
+    return Layout(head, [h for h in contract.hosts if h != head], contract.current_host)
+
+
+def ray_environment() -> dict[str, str]:
+    """Ray settings every node must share; set explicitly so they never differ between hosts."""
+    env = dict(os.environ)
+    # Token auth needs one token on every node: use it when the job provides one. Otherwise the
+    # job's own private network is the boundary, as for every SageMaker distributed job.
+    env["RAY_AUTH_MODE"] = "token" if env.get("RAY_AUTH_TOKEN") else "disabled"
+    env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Notice a lost host within seconds rather than Ray's default of tens of seconds.
+    env.setdefault("RAY_health_check_period_ms", "1000")
+    env.setdefault("RAY_health_check_failure_threshold", "5")
+    return env
+
+
+def resolve(host: str, deadline: float, role: str) -> str:
+    """The IPv4 address of `host`, retrying until `deadline` (names appear as hosts boot)."""
+    while True:
+        try:
+            return socket.gethostbyname(host)
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise UserError(
+                    f"{role} host {host!r} from resourceconfig.json did not resolve before the "
+                    f"cluster timeout ({error}); check the job's hosts and network"
+                ) from None
+            time.sleep(POLL_S)
+
+
+def node_ip(contract: TrainingContract, deadline: float) -> str:
+    """This host's address: its name's, unless that is not on this machine and the interface
+    SageMaker names has one."""
+    by_name = resolve(contract.current_host, deadline, "this")
+    interface_ips = _interface_addresses(contract.network_interface)
+    local = {ip for ips in _all_addresses().values() for ip in ips}
+    if by_name not in local and not by_name.startswith("127.") and interface_ips:
+        return interface_ips[0]
+    return by_name
+
+
+def _all_addresses() -> dict[str, list[str]]:
+    import psutil
+
+    return {
+        name: [a.address for a in addrs if a.family == socket.AF_INET]
+        for name, addrs in psutil.net_if_addrs().items()
+    }
+
+
+def _interface_addresses(name: str | None) -> list[str]:
+    return _all_addresses().get(name or "", [])
+
+
+class RayNode:
+    """`ray start --block` as a child process: stopping it stops this host's Ray processes
+    only (`ray stop` would end every Ray process on the machine)."""
+
+    def __init__(self, args: list[str], log_dir: Path) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / "ray-node.log"
+        self.process = subprocess.Popen(
+            # The `ray` next to this interpreter: PATH may not lead to this environment's.
+            [
+                str(Path(sys.executable).parent / "ray"),
+                "start",
+                "--block",
+                "--disable-usage-stats",
+                *args,
+            ],
+            env=ray_environment(),
+            stdout=self.log_path.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # SIGTERM for the trainer must not reach Ray first
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM to the node's process group; SIGKILL if it lingers (a raylet whose head is
+        gone keeps retrying it)."""
+        if not self.alive():
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+# ---- head ------------------------------------------------------------------------------------
+
+
+class HeadStatus:
+    """What the head tells the other hosts: running, succeeded, or failed with a reason."""
+
+    def __init__(self, ip: str, expected_readers: int) -> None:
+        self.state: dict = {"state": "running", "ray_ready": False}
+        self.expected_readers = expected_readers
+        self.final_readers: set[str] = set()
+        status = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = json.dumps(status.state).encode()
+                if status.state["state"] != "running":
+                    status.final_readers.add(self.headers.get("X-Host") or self.client_address[0])
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((ip, STATUS_PORT), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def ray_ready(self) -> None:
+        self.state = {**self.state, "ray_ready": True}
+
+    def finish(self, succeeded: bool, reason: str = "", linger_s: float = 5) -> None:
+        """Publish the outcome and give the other hosts a moment to read it."""
+        self.state = {"state": "succeeded" if succeeded else "failed", "reason": reason}
+        deadline = time.monotonic() + linger_s
+        while len(self.final_readers) < self.expected_readers and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.server.shutdown()
+
+
+class Head:
+    """The head host: Ray head node, status endpoint, and the wait for every host to join."""
+
+    def __init__(self, contract: TrainingContract, nodes: Layout, timeout_s: float) -> None:
+        self.contract = contract
+        self.nodes = nodes
+        self.deadline = time.monotonic() + timeout_s
+        self.timeout_s = timeout_s
+        self.ip = node_ip(contract, self.deadline)
+        self.address = f"{self.ip}:{GCS_PORT}"
+        self.node: RayNode | None = None
+        # Up first, so the other hosts learn of a failure even before Ray starts.
+        self.status = HeadStatus(self.ip, expected_readers=len(self.nodes.workers))
+
+    def start(self) -> None:
+        started = time.monotonic()
+        self.node = RayNode(
+            [
+                "--head",
+                f"--port={GCS_PORT}",
+                f"--node-ip-address={self.ip}",
+                f"--num-cpus={self.contract.num_cpus}",
+                f"--num-gpus={self.contract.num_gpus}",
+                "--include-dashboard=false",
+            ],
+            self.contract.output_data_dir / "ray-head",
+        )
+        os.environ.update({k: v for k, v in ray_environment().items() if k.startswith("RAY_")})
+        self.wait_for_hosts()
+        logger.info(
+            "Ray cluster ready: %d hosts (%s) in %.1f s",
+            len(self.contract.hosts),
+            ", ".join(self.contract.hosts),
+            time.monotonic() - started,
+        )
+
+    def wait_for_hosts(self) -> None:
+        import ray
+
+        ray.init(address=self.address, configure_logging=False)
+        self.status.ray_ready()
+        expected = len(self.contract.hosts)
+        last_report = 0.0
+        while True:
+            alive = self.alive_ips()
+            if len(alive) >= expected:
+                return
+            if self.node is not None and not self.node.alive():
+                raise UserError(f"the Ray head node stopped: see {self.node.log_path}")
+            if time.monotonic() > self.deadline:
+                missing = self.missing_hosts(alive)
+                raise UserError(
+                    f"hosts {', '.join(missing)} did not join the Ray cluster within "
+                    f"{self.timeout_s:g} s (rl_cluster_timeout); {len(alive)} of {expected} "
+                    f"hosts joined"
+                )
+            if time.monotonic() - last_report > 10:
+                logger.info("Waiting for hosts to join: %d of %d", len(alive), expected)
+                last_report = time.monotonic()
+            time.sleep(0.5)
+
+    @staticmethod
+    def alive_ips() -> list[str]:
+        import ray
+
+        return [node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]]
+
+    def missing_hosts(self, alive: list[str]) -> list[str]:
+        missing = []
+        for host in self.nodes.workers:
+            try:
+                ip = socket.gethostbyname(host)
+            except OSError:
+                missing.append(f"{host} (does not resolve)")
+                continue
+            if ip not in alive:
+                missing.append(host)
+        return missing or ["(unknown)"]
+
+    def host_names(self) -> dict[str, str]:
+        names = {}
+        for host in self.contract.hosts:
+            try:
+                names[socket.gethostbyname(host)] = host
+            except OSError:
+                continue
+        return names
+
+    def log_placement(self, algo: object) -> dict[str, int]:
+        """How many env runners each host got (logged: rollouts should use every host)."""
+        import ray
+
+        group = getattr(algo, "env_runner_group", None)
+        if group is None or group.num_remote_env_runners() == 0:
+            return {}
+        node_ids = group.foreach_env_runner(
+            lambda _runner: ray.get_runtime_context().get_node_id(), local_env_runner=False
+        )
+        names = self.host_names()
+        hosts = {
+            node["NodeID"]: names.get(node["NodeManagerAddress"], node["NodeManagerAddress"])
+            for node in ray.nodes()
+        }
+        # The head node may report another of this machine's addresses: name it by its ID.
+        hosts[ray.get_runtime_context().get_node_id()] = self.nodes.head
+        per_host: dict[str, int] = {}
+        for node_id in node_ids:
+            host = hosts.get(node_id, node_id)
+            per_host[host] = per_host.get(host, 0) + 1
+        logger.info(
+            "Env runners per host: %s",
+            ", ".join(f"{host} x{count}" for host, count in sorted(per_host.items())),
+        )
+        return per_host
+
+    def check_hosts(self) -> None:
+        """Between iterations: every host must still be in the cluster."""
+        alive = self.alive_ips()
+        if len(alive) < len(self.contract.hosts):
+            raise UserError(
+                f"host {', '.join(self.missing_hosts(alive))} left the Ray cluster during "
+                f"training; a checkpoint was saved, restart the job to resume"
+            )
+
+    def stop(self, succeeded: bool, reason: str = "") -> None:
+        import ray
+
+        self.status.finish(succeeded, reason)
+        ray.shutdown()
+        if self.node is not None:
+            self.node.stop()
+
+
+# ---- the other hosts ---------------------------------------------------------------------------
+
+
+def run_worker(contract: TrainingContract, nodes: Layout, timeout_s: float) -> None:
+    """Join the head's cluster and stay until the head reports the outcome."""
+    deadline = time.monotonic() + timeout_s
+    head_ip = resolve(nodes.head, deadline, "head")
+    ip = node_ip(contract, deadline)
+    status_url = f"http://{head_ip}:{STATUS_PORT}/status"
+    logger.info("Joining the Ray head on %s (%s) from %s", nodes.head, head_ip, ip)
+    _wait_for_head(status_url, contract.current_host, deadline, nodes.head, timeout_s)
+    node = RayNode(
+        [
+            f"--address={head_ip}:{GCS_PORT}",
+            f"--node-ip-address={ip}",
+            f"--num-cpus={contract.num_cpus}",
+            f"--num-gpus={contract.num_gpus}",
+        ],
+        contract.output_data_dir / "ray-worker",
+    )
+    try:
+        outcome = _follow_head(status_url, contract.current_host, nodes.head, node)
+    finally:
+        node.stop()
+    if outcome["state"] != "succeeded":
+        raise UserError(f"the head host {nodes.head} failed: {outcome.get('reason', 'unknown')}")
+    logger.info("The head host %s finished training; this host is done", nodes.head)
+
+
+def _read_status(url: str, me: str) -> dict | None:
+    try:
+        with urlopen(Request(url, headers={"X-Host": me}), timeout=5) as response:
+            return json.loads(response.read())
+    except (URLError, OSError, ValueError):
+        return None
+
+
+def _wait_for_head(url: str, me: str, deadline: float, head: str, timeout_s: float) -> None:
+    while True:
+        status = _read_status(url, me)
+        if status is not None and status.get("state") == "failed":
+            raise UserError(f"the head host {head} failed: {status.get('reason', 'unknown')}")
+        if status is not None and status.get("ray_ready"):
+            return
+        if time.monotonic() > deadline:
+            raise UserError(
+                f"the head host {head} did not start the Ray cluster within {timeout_s:g} s "
+                f"(rl_cluster_timeout)"
+            )
+        time.sleep(POLL_S)
+
+
+def _follow_head(url: str, me: str, head: str, node: RayNode) -> dict:
+    last_seen = time.monotonic()
+    while True:
+        status = _read_status(url, me)
+        if status is not None:
+            last_seen = time.monotonic()
+            if status.get("state") != "running":
+                return status
+        elif time.monotonic() - last_seen > HEAD_LOST_AFTER_S:
+            raise UserError(
+                f"lost contact with the head host {head} for {HEAD_LOST_AFTER_S:g} s: it stopped "
+                f"without reporting an outcome (see its logs)"
+            )
+        if not node.alive():
+            logger.warning("This host's Ray node exited (see %s)", node.log_path)
+        time.sleep(POLL_S)

@@ -1,0 +1,152 @@
+"""A multi-host job without Docker: two `train` processes on this machine with separate
+/opt/ml trees, as hosts 127.0.0.1 and 127.0.0.2 (loopback addresses resolve without DNS)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+
+import psutil
+import pytest
+
+from conftest import JobResult, job_env, make_job, run_train, start_train, wait_for_line
+
+HOSTS = ["127.0.0.1", "127.0.0.2"]
+SMALL = {
+    "rl.training.train_batch_size_per_learner": "600",
+    "rl.training.minibatch_size": "300",
+    "rl.training.num_epochs": "2",
+}
+
+
+def host_job(tmp_path, host: str, hyperparameters: dict) -> object:
+    root = tmp_path / host
+    make_job(root, hyperparameters)
+    # The same resourceconfig on both hosts, each naming itself as current_host.
+    import json
+
+    config = root / "input" / "config" / "resourceconfig.json"
+    resources = json.loads(config.read_text())
+    resources.update(current_host=host, hosts=HOSTS)
+    resources["instance_groups"][0]["hosts"] = HOSTS
+    config.write_text(json.dumps(resources))
+    return root
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """Everything the host ran, as if the instance died (its Ray node included)."""
+    parent = psutil.Process(proc.pid)
+    for child in [*parent.children(recursive=True), parent]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.send_signal(signal.SIGKILL)
+
+
+def finish(proc: subprocess.Popen, timeout: float) -> int:
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc)
+        pytest.fail(f"the host did not exit within {timeout} s")
+
+
+def test_two_hosts_train_one_model_with_rollouts_on_both(tmp_path):
+    hyperparameters = {**SMALL, "rl_stop_iterations": "2", "rl_cluster_timeout": "60"}
+    worker_root = host_job(tmp_path, HOSTS[1], hyperparameters)
+    worker = start_train(worker_root, tmp_path / "worker.log")
+    head = run_train(host_job(tmp_path, HOSTS[0], hyperparameters), timeout=300)
+    assert head.returncode == 0, head.log[-3000:]
+    assert finish(worker, timeout=60) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    placement = re.search(r"Env runners per host: (.*)", head.log)[1]
+    assert "127.0.0.1 x" in placement and "127.0.0.2 x" in placement
+    assert re.search(r"Ray cluster ready: 2 hosts \(127.0.0.1, 127.0.0.2\)", head.log)
+    # Only the head writes the model and checkpoints.
+    assert (head.root / "model" / "policy.onnx").exists()
+    assert any((head.root / "checkpoints").iterdir())
+    assert not any((worker_root / "model").iterdir())
+    assert not any((worker_root / "checkpoints").iterdir())
+    assert (worker_root / "output" / "success").exists()
+
+
+def test_a_host_that_never_joins_is_named(tmp_path):
+    head = run_train(
+        host_job(tmp_path, HOSTS[0], {**SMALL, "rl_cluster_timeout": "6"}), timeout=120
+    )
+    assert head.returncode == 1
+    assert head.failure.startswith(
+        "hosts 127.0.0.2 did not join the Ray cluster within 6 s (rl_cluster_timeout); "
+        "1 of 2 hosts joined"
+    )
+
+
+def test_a_head_that_never_starts_fails_the_worker(tmp_path):
+    worker = run_train(
+        host_job(tmp_path, HOSTS[1], {**SMALL, "rl_cluster_timeout": "4"}), timeout=120
+    )
+    assert worker.returncode == 1
+    assert worker.failure == (
+        "the head host 127.0.0.1 did not start the Ray cluster within 4 s (rl_cluster_timeout)"
+    )
+
+
+def test_bad_hyperparameters_fail_every_host_with_the_same_reason(tmp_path):
+    hyperparameters = {**SMALL, "rl_algorithm": "PPOO", "rl_cluster_timeout": "60"}
+    worker_root = host_job(tmp_path, HOSTS[1], {**SMALL, "rl_cluster_timeout": "60"})
+    worker = start_train(worker_root, tmp_path / "worker.log")
+    head = run_train(host_job(tmp_path, HOSTS[0], hyperparameters), timeout=120)
+    assert head.returncode == 1 and "rl_algorithm 'PPOO'" in head.failure
+    assert finish(worker, timeout=60) == 1
+    failure = (worker_root / "output" / "failure").read_text()
+    assert failure.startswith("the head host 127.0.0.1 failed: rl_algorithm 'PPOO'")
+
+
+def test_worker_lost_mid_training_fails_the_head_clearly(tmp_path):
+    hyperparameters = {
+        **SMALL,
+        "rl_stop_iterations": "1000",
+        "rl_cluster_timeout": "60",
+        "rl_checkpoint_frequency": "0",
+    }
+    worker = start_train(host_job(tmp_path, HOSTS[1], hyperparameters), tmp_path / "worker.log")
+    head_root = host_job(tmp_path, HOSTS[0], hyperparameters)
+    head_log = tmp_path / "head.log"
+    head = start_train(head_root, head_log)
+    try:
+        wait_for_line(head_log, "Iteration 2:", head, timeout=180)
+        kill_tree(worker)
+        returncode = finish(head, timeout=90)
+    finally:
+        if head.poll() is None:
+            kill_tree(head)
+    result = JobResult(returncode, head_log.read_text(), head_root)
+    assert returncode == 1, result.log[-3000:]
+    assert result.failure.startswith("host 127.0.0.2 left the Ray cluster during training")
+    assert any((head_root / "checkpoints").glob("checkpoint-*/checkpoint.json"))
+
+
+def test_head_lost_mid_training_fails_the_worker_in_bounded_time(tmp_path):
+    hyperparameters = {**SMALL, "rl_stop_iterations": "1000", "rl_cluster_timeout": "60"}
+    worker_root = host_job(tmp_path, HOSTS[1], hyperparameters)
+    env = job_env(worker_root) | {"SAGEMAKER_RL_HEAD_LOST_AFTER": "5"}
+    worker_log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        ["sagemaker-rl", "train"], env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT
+    )
+    head_log = tmp_path / "head.log"
+    head = start_train(host_job(tmp_path, HOSTS[0], hyperparameters), head_log)
+    try:
+        wait_for_line(head_log, "Iteration 2:", head, timeout=180)
+        kill_tree(head)
+        killed = time.monotonic()
+        assert finish(worker, timeout=60) == 1
+        assert time.monotonic() - killed < 30
+    finally:
+        for proc in (head, worker):
+            if proc.poll() is None:
+                kill_tree(proc)
+    failure = (worker_root / "output" / "failure").read_text()
+    assert failure.startswith("lost contact with the head host 127.0.0.1 for 5 s")
+    assert os.path.exists(worker_root / "output" / "failure")
