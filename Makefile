@@ -3,7 +3,7 @@
 #   make train            run a local training job in it, the way SageMaker does
 #   make test             the default test suite (unit, in-process training, Docker image)
 #   make lint             ruff + hadolint
-#   make bench            benchmarks: serving latency and throughput
+#   make bench            benchmarks: serving latency/throughput, cluster formation
 #   make push REGISTRY=…  tag and push
 # The Docker engine: whatever `docker` reaches, else a private engine this repo starts
 # (tools/local-docker.sh). See README.md.
@@ -118,9 +118,10 @@ lint: venv
 
 # ---- benchmarks (figures printed, not asserted; slower than the test suite) ----------------
 .PHONY: bench
-bench: venv
+bench: venv build
 	@command -v wrk >/dev/null || { echo "== installing Debian's wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(VENV)/bin/python bench/serve_bench.py
+	$(VENV)/bin/python bench/cluster_bench.py $(IMAGE_REF)
 
 # ---- release ----------------------------------------------------------------------------
 .PHONY: push

@@ -62,7 +62,7 @@ def test_two_hosts_train_one_model_with_rollouts_on_both(tmp_path):
     assert finish(worker, timeout=60) == 0, (tmp_path / "worker.log").read_text()[-3000:]
     placement = re.search(r"Env runners per host: (.*)", head.log)[1]
     assert "127.0.0.1 x" in placement and "127.0.0.2 x" in placement
-    assert re.search(r"Ray cluster ready: 2 hosts \(127.0.0.1, 127.0.0.2\)", head.log)
+    assert "Ray cluster ready: 2 hosts (127.0.0.1, 127.0.0.2)" in head.log
     # Only the head writes the model and checkpoints.
     assert (head.root / "model" / "policy.onnx").exists()
     assert any((head.root / "checkpoints").iterdir())
@@ -150,3 +150,19 @@ def test_head_lost_mid_training_fails_the_worker_in_bounded_time(tmp_path):
     failure = (worker_root / "output" / "failure").read_text()
     assert failure.startswith("lost contact with the head host 127.0.0.1 for 5 s")
     assert os.path.exists(worker_root / "output" / "failure")
+
+
+def test_hosts_that_never_resolve_are_named(tmp_path):
+    import json
+
+    root = make_job(tmp_path / "worker", {**SMALL, "rl_cluster_timeout": "3"})
+    config = root / "input" / "config" / "resourceconfig.json"
+    resources = json.loads(config.read_text())
+    resources.update(current_host="127.0.0.2", hosts=["algo-nowhere.invalid", "127.0.0.2"])
+    config.write_text(json.dumps(resources))
+    worker = run_train(root, timeout=120)
+    assert worker.returncode == 1
+    assert worker.failure.startswith(
+        "head host 'algo-nowhere.invalid' from resourceconfig.json did not resolve before the "
+        "cluster timeout"
+    )

@@ -205,3 +205,68 @@ def test_serve_in_container_answers_like_the_exported_policy(image, cartpole_mod
     session = onnxruntime.InferenceSession(str(cartpole_model / "model" / "policy.onnx"))
     expected = session.run(["actions"], {"observations": observations})[0]
     assert served == expected.tolist()
+
+
+def start_host(image: str, network: str, root: Path, host: str) -> None:
+    docker(
+        "run",
+        "-d",
+        "--name",
+        host,
+        "--hostname",
+        host,
+        "--network",
+        network,
+        "--network-alias",
+        host,
+        "--shm-size",
+        "512m",
+        "-v",
+        f"{root}:/opt/ml",
+        image,
+        "train",
+    )
+
+
+def test_two_containers_form_one_cluster_and_only_the_head_exports(image, tmp_path):
+    """SageMaker local-mode style: algo-1 and algo-2 on one Docker network, each with its
+    own /opt/ml and a resourceconfig naming both."""
+    network = f"sagemaker-rl-test-{int(time.time())}"
+    hosts = ["algo-1", "algo-2"]
+    hyperparameters = {
+        "rl_stop_iterations": "2",
+        "rl_cluster_timeout": "120",
+        "rl.training.train_batch_size_per_learner": "600",
+        "rl.training.minibatch_size": "300",
+        "rl.training.num_epochs": "2",
+    }
+    roots = {}
+    for host in hosts:
+        roots[host] = tmp_path / host
+        make_job(roots[host], hyperparameters)
+        config = roots[host] / "input" / "config" / "resourceconfig.json"
+        resources = json.loads(config.read_text())
+        resources.update(current_host=host, hosts=hosts)
+        resources["instance_groups"][0]["hosts"] = hosts
+        config.write_text(json.dumps(resources))
+    docker("network", "create", network)
+    try:
+        for host in reversed(hosts):  # the worker first: it waits for the head
+            start_host(image, network, roots[host], host)
+        codes = {host: int(docker("wait", host, timeout=400).stdout) for host in hosts}
+        logs = {}
+        for host in hosts:
+            output = docker("logs", host, check=False)
+            logs[host] = output.stdout + output.stderr
+    finally:
+        for host in hosts:
+            docker("rm", "-f", host, check=False)
+        docker("network", "rm", network, check=False)
+    assert codes == {"algo-1": 0, "algo-2": 0}, logs["algo-1"][-3000:] + logs["algo-2"][-2000:]
+    placement = next(line for line in logs["algo-1"].splitlines() if "Env runners per host" in line)
+    assert "algo-1 x" in placement and "algo-2 x" in placement
+    assert "The head host algo-1 finished training" in logs["algo-2"]
+    assert (roots["algo-1"] / "model" / "policy.onnx").exists()
+    assert not any((roots["algo-2"] / "model").iterdir())
+    assert not any((roots["algo-2"] / "checkpoints").iterdir())
+    assert read_json(roots["algo-1"] / "model" / "metadata.json")["training"]["hosts"] == 2

@@ -203,44 +203,61 @@ class Head:
         self.timeout_s = timeout_s
         self.ip = node_ip(contract, self.deadline)
         self.address = f"{self.ip}:{GCS_PORT}"
-        self.node: RayNode | None = None
         # Up first, so the other hosts learn of a failure even before Ray starts.
         self.status = HeadStatus(self.ip, expected_readers=len(self.nodes.workers))
-
-    def start(self) -> None:
-        started = time.monotonic()
+        # The Ray head starts in the background while the job's configuration is validated;
+        # the other hosts join as soon as its GCS port answers.
         self.node = RayNode(
             [
                 "--head",
                 f"--port={GCS_PORT}",
                 f"--node-ip-address={self.ip}",
-                f"--num-cpus={self.contract.num_cpus}",
-                f"--num-gpus={self.contract.num_gpus}",
+                f"--num-cpus={contract.num_cpus}",
+                f"--num-gpus={contract.num_gpus}",
                 "--include-dashboard=false",
             ],
-            self.contract.output_data_dir / "ray-head",
+            contract.output_data_dir / "ray-head",
         )
+        self.started = time.monotonic()
+        threading.Thread(target=self._announce_when_listening, daemon=True).start()
+
+    def _announce_when_listening(self) -> None:
+        while self.node.alive() and time.monotonic() < self.deadline:
+            try:
+                with socket.create_connection((self.ip, GCS_PORT), timeout=1):
+                    self.status.ray_ready()
+                    return
+            except OSError:
+                time.sleep(0.1)
+
+    def start(self) -> None:
+        """Connect this process as the driver and wait for every host to join."""
         os.environ.update({k: v for k, v in ray_environment().items() if k.startswith("RAY_")})
         self.wait_for_hosts()
         logger.info(
-            "Ray cluster ready: %d hosts (%s) in %.1f s",
+            "Ray cluster ready: %d hosts (%s) %.1f s after the head started",
             len(self.contract.hosts),
             ", ".join(self.contract.hosts),
-            time.monotonic() - started,
+            time.monotonic() - self.started,
         )
 
     def wait_for_hosts(self) -> None:
         import ray
 
+        while not self.status.state["ray_ready"]:
+            if not self.node.alive():
+                raise UserError(f"the Ray head node stopped: see {self.node.log_path}")
+            if time.monotonic() > self.deadline:
+                raise UserError(f"the Ray head did not start: see {self.node.log_path}")
+            time.sleep(0.1)
         ray.init(address=self.address, configure_logging=False)
-        self.status.ray_ready()
         expected = len(self.contract.hosts)
         last_report = 0.0
         while True:
             alive = self.alive_ips()
             if len(alive) >= expected:
                 return
-            if self.node is not None and not self.node.alive():
+            if not self.node.alive():
                 raise UserError(f"the Ray head node stopped: see {self.node.log_path}")
             if time.monotonic() > self.deadline:
                 missing = self.missing_hosts(alive)
@@ -252,7 +269,7 @@ class Head:
             if time.monotonic() - last_report > 10:
                 logger.info("Waiting for hosts to join: %d of %d", len(alive), expected)
                 last_report = time.monotonic()
-            time.sleep(0.5)
+            time.sleep(0.2)
 
     @staticmethod
     def alive_ips() -> list[str]:
@@ -322,8 +339,7 @@ class Head:
 
         self.status.finish(succeeded, reason)
         ray.shutdown()
-        if self.node is not None:
-            self.node.stop()
+        self.node.stop()
 
 
 # ---- the other hosts ---------------------------------------------------------------------------
@@ -375,7 +391,7 @@ def _wait_for_head(url: str, me: str, deadline: float, head: str, timeout_s: flo
                 f"the head host {head} did not start the Ray cluster within {timeout_s:g} s "
                 f"(rl_cluster_timeout)"
             )
-        time.sleep(POLL_S)
+        time.sleep(0.2)  # joining promptly is most of the cluster's start-up time
 
 
 def _follow_head(url: str, me: str, head: str, node: RayNode) -> dict:
