@@ -112,8 +112,8 @@ test-fast: venv
 
 .PHONY: lint
 lint: venv
-	$(VENV)/bin/ruff check entrypoint tests tools
-	$(VENV)/bin/ruff format --check entrypoint tests tools
+	$(VENV)/bin/ruff check entrypoint tests tools bench
+	$(VENV)/bin/ruff format --check entrypoint tests tools bench
 	$(VENV)/bin/hadolint $(DOCKERFILE)
 
 # ---- benchmarks (figures printed, not asserted; slower than the test suite) ----------------

@@ -31,10 +31,23 @@ def docker(*args: str, check: bool = True) -> str:
 def job_dir(base: Path, host: str) -> Path:
     root = base / host
     subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "local_job.py"), str(root), "--host", host,
-         "--hosts", ",".join(HOSTS), "-p", "rl_stop_iterations=1", "-p",
-         "rl.training.train_batch_size_per_learner=200", "-p", "rl.training.minibatch_size=100",
-         "-p", "rl.training.num_epochs=1"],
+        [
+            sys.executable,
+            str(ROOT / "tools" / "local_job.py"),
+            str(root),
+            "--host",
+            host,
+            "--hosts",
+            ",".join(HOSTS),
+            "-p",
+            "rl_stop_iterations=1",
+            "-p",
+            "rl.training.train_batch_size_per_learner=200",
+            "-p",
+            "rl.training.minibatch_size=100",
+            "-p",
+            "rl.training.num_epochs=1",
+        ],
         check=True,
     )
     return root
@@ -44,8 +57,22 @@ def once(image: str, base: Path, network: str) -> float:
     roots = {host: job_dir(base, host) for host in HOSTS}
     started = time.monotonic()
     for host in HOSTS:
-        docker("run", "-d", "--name", host, "--hostname", host, "--network", network,
-               "--shm-size", "512m", "-v", f"{roots[host]}:/opt/ml", image, "train")
+        docker(
+            "run",
+            "-d",
+            "--name",
+            host,
+            "--hostname",
+            host,
+            "--network",
+            network,
+            "--shm-size",
+            "512m",
+            "-v",
+            f"{roots[host]}:/opt/ml",
+            image,
+            "train",
+        )
     try:
         while True:
             logs = docker("logs", HOSTS[0], check=False)
@@ -72,8 +99,10 @@ def main() -> int:
     median = statistics.median(times)
     verdict = "met" if median <= TARGET_S else "MISSED"
     print(f"\ncluster formation, 2 containers ({REPEATS} runs, median [min-max])")
-    print(f"  {'docker run (both) -> cluster ready (s)':<38} {median:9.2f} "
-          f"[{min(times):.2f}-{max(times):.2f}]  target <= {TARGET_S:g}  {verdict}")
+    print(
+        f"  {'docker run (both) -> cluster ready (s)':<38} {median:9.2f} "
+        f"[{min(times):.2f}-{max(times):.2f}]  target <= {TARGET_S:g}  {verdict}"
+    )
     print(json.dumps({"cluster_ready_s": times}))
     return 0
 

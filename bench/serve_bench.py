@@ -46,7 +46,7 @@ end
 
 def train_model(base: Path) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import QUICK_PPO, make_job, run_train  # noqa: PLC0415
+    from conftest import QUICK_PPO, make_job, run_train
 
     make_job(base, {**QUICK_PPO, "rl_stop_iterations": "2"})
     result = run_train(base)
@@ -62,9 +62,18 @@ def free_port() -> int:
 
 def wrk(port: int, script: Path, threads: int, connections: int) -> dict[str, int]:
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{DURATION_S}s", "-s", str(script),
-         f"http://127.0.0.1:{port}/invocations"],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{DURATION_S}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/invocations",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     fields = re.search(r"RESULT (.*)", out)[1]
     return {key: int(value) for key, value in (f.split("=") for f in fields.split())}
@@ -99,8 +108,12 @@ def main() -> int:
         train_model(base)
     port = free_port()
     env = dict(os.environ, SAGEMAKER_BASE_DIR=str(base), SAGEMAKER_BIND_TO_PORT=str(port))
-    server = subprocess.Popen([str(BIN / "sagemaker-rl"), "serve"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(BIN / "sagemaker-rl"), "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -125,23 +138,38 @@ def main() -> int:
     rps = [r["requests"] / (r["duration_us"] / 1e6) for r in load]
     errors = sum(r["errors"] for r in latency + load)
     rows = [
-        ("p50 latency, 1 connection (ms)", p50, f"<= {TARGET_P50_MS}",
-         statistics.median(p50) <= TARGET_P50_MS),
+        (
+            "p50 latency, 1 connection (ms)",
+            p50,
+            f"<= {TARGET_P50_MS}",
+            statistics.median(p50) <= TARGET_P50_MS,
+        ),
         ("p99 latency, 1 connection (ms)", p99, "-", None),
-        ("throughput, 32 connections (req/s)", rps, f">= {TARGET_RPS}",
-         statistics.median(rps) >= TARGET_RPS),
+        (
+            "throughput, 32 connections (req/s)",
+            rps,
+            f">= {TARGET_RPS}",
+            statistics.median(rps) >= TARGET_RPS,
+        ),
     ]
-    print(f"\nserve benchmark: {os.cpu_count()} CPUs, {REPEATS} runs of {DURATION_S} s each "
-          f"(median [min-max]), {errors} errors")
+    print(
+        f"\nserve benchmark: {os.cpu_count()} CPUs, {REPEATS} runs of {DURATION_S} s each "
+        f"(median [min-max]), {errors} errors"
+    )
     for name, values, target, met in rows:
         verdict = "" if met is None else ("met" if met else "MISSED")
-        print(f"  {name:<38} {statistics.median(values):9.2f} [{min(values):.2f}-{max(values):.2f}]"
-              f"  target {target:<8} {verdict}")
+        print(
+            f"  {name:<38} {statistics.median(values):9.2f} [{min(values):.2f}-{max(values):.2f}]"
+            f"  target {target:<8} {verdict}"
+        )
     ratio = statistics.median(p50) * 1000 / baseline
     print(f"  {'in-process onnxruntime call (us)':<38} {baseline:9.1f}")
     print(f"  {'p50 over HTTP / in-process':<38} {ratio:9.1f}x")
-    print(json.dumps({"p50_ms": p50, "p99_ms": p99, "rps": rps, "in_process_us": baseline,
-                      "errors": errors}))
+    print(
+        json.dumps(
+            {"p50_ms": p50, "p99_ms": p99, "rps": rps, "in_process_us": baseline, "errors": errors}
+        )
+    )
     return 0
 
 

@@ -11,7 +11,7 @@ RUFF = Path(sys.executable).parent / "ruff"
 
 
 def test_ruff_check_and_format():
-    paths = ["entrypoint", "tests", "tools"]
+    paths = ["entrypoint", "tests", "tools", "bench"]
     check = subprocess.run([str(RUFF), "check", *paths], cwd=ROOT, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
     fmt = subprocess.run(
