@@ -4,6 +4,8 @@
 #   make test             the default test suite (unit, in-process training, Docker image)
 #   make lint             ruff + hadolint
 #   make bench            benchmarks: serving latency/throughput, cluster formation
+#   make build-all        every image this machine can build (images/matrix.toml)
+#   make generate         regenerate the Dockerfiles from images/matrix.toml
 #   make push REGISTRY=…  tag and push
 # The Docker engine: whatever `docker` reaches, else a private engine this repo starts
 # (tools/local-docker.sh). See README.md.
@@ -14,28 +16,34 @@ SHELL := /bin/bash
 
 IMAGE ?= ray-pytorch-cpu
 REPOSITORY ?= sagemaker-rl
-# Per image: Dockerfile, lock file, tag. (The image matrix will generate this table.)
-DOCKERFILE_ray-pytorch-cpu := images/ray/pytorch/cpu/Dockerfile
-LOCK_ray-pytorch-cpu := images/ray/pytorch/requirements.lock.txt
-TAG_ray-pytorch-cpu := ray2.60-torch2.13-cpu-py311
-DOCKERFILE := $(DOCKERFILE_$(IMAGE))
-LOCK := $(LOCK_$(IMAGE))
-IMAGE_REF := $(REPOSITORY):$(TAG_$(IMAGE))
-ifeq ($(DOCKERFILE),)
-$(error unknown IMAGE=$(IMAGE); known: ray-pytorch-cpu)
+PYTHON ?= python3
+# Everything about an image comes from images/matrix.toml.
+MATRIX := $(PYTHON) tools/matrix.py
+ifeq ($(shell $(MATRIX) get $(IMAGE) dockerfile 2>/dev/null),)
+$(error unknown IMAGE=$(IMAGE); images: $(shell $(MATRIX) names))
 endif
+DOCKERFILE := $(shell $(MATRIX) get $(IMAGE) dockerfile)
+LOCK := $(shell $(MATRIX) get $(IMAGE) lock)
+TAGS := $(shell $(MATRIX) get $(IMAGE) tags)
+IMAGE_REF := $(REPOSITORY):$(firstword $(TAGS))
+IMAGE_TORCH := $(shell $(MATRIX) get $(IMAGE) torch)
+MATRIX_TORCH_INDEX := $(shell $(MATRIX) get $(IMAGE) torch_index_url)
+# The development venv always mirrors the CPU PyTorch image.
+DEV_IMAGE := ray-pytorch-cpu
+DEV_LOCK := $(shell $(MATRIX) get $(DEV_IMAGE) lock)
+DEV_TORCH := $(shell $(MATRIX) get $(DEV_IMAGE) torch)
 
 # The public base a user pulls. Where no registry is reachable, `make build` builds a local
 # stand-in with debootstrap (tools/stand-in-base.sh) and says so.
-BASE_IMAGE ?= python:3.11-slim-bookworm
+BASE_IMAGE ?= $(shell $(MATRIX) get $(IMAGE) base_image)
 STAND_IN_BASE := local/stand-in-python:3.11-bookworm
 # Offline wheels (e.g. torch's CPU build) for builds and the dev venv; defaults to pip's own
 # find-links setting. When it holds torch, PyTorch's index is not consulted.
 WHEELHOUSE ?= $(firstword $(PIP_FIND_LINKS) $(shell pip config get global.find-links 2>/dev/null))
-TORCH_INDEX_URL ?= $(if $(wildcard $(WHEELHOUSE)/torch-*+cpu-*.whl),,https://download.pytorch.org/whl/cpu)
+TORCH_INDEX_URL ?= $(if $(wildcard $(WHEELHOUSE)/torch-*+cpu-*.whl),,$(MATRIX_TORCH_INDEX))
+DEV_TORCH_INDEX := $(if $(wildcard $(WHEELHOUSE)/torch-*+cpu-*.whl),,$(shell $(MATRIX) get $(DEV_IMAGE) torch_index_url))
 
 DOCKER := tools/docker
-PYTHON ?= python3
 VENV := .venv
 JOB_DIR ?= build/job
 HP ?=
@@ -48,13 +56,14 @@ help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST) | head -20
 
 # ---- development environment ------------------------------------------------------------
-$(VENV)/.installed: $(LOCK) requirements-dev.txt entrypoint/pyproject.toml
-	@echo "== creating $(VENV) from $(LOCK)"
+$(VENV)/.installed: $(DEV_LOCK) requirements-dev.txt entrypoint/pyproject.toml
+	@echo "== creating $(VENV) from $(DEV_LOCK)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade 'pip>=24'
-	$(VENV)/bin/pip install --quiet $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE)) \
-	    $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL)) \
-	    -r $(LOCK) -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --no-deps $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE)) \
+	    $(if $(DEV_TORCH_INDEX),--extra-index-url $(DEV_TORCH_INDEX)) '$(DEV_TORCH)'
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e entrypoint
 	touch $@
 
@@ -79,10 +88,11 @@ build:
 	@echo "== building $(IMAGE_REF) from $(DOCKERFILE) on $(RESOLVED_BASE)"
 	$(DOCKER) build --progress=plain -f $(DOCKERFILE) \
 	    --build-arg BASE_IMAGE=$(RESOLVED_BASE) \
-	    --build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL) \
+	    $(if $(IMAGE_TORCH),--build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL)) \
 	    --label org.opencontainers.image.revision=$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown) \
 	    -t $(IMAGE_REF) . 2>&1 | grep -E '^#[0-9]+ (\[|DONE|ERROR|CACHED)|error|ERROR' || true
 	@$(DOCKER) image inspect $(IMAGE_REF) >/dev/null
+	@for tag in $(wordlist 2,9,$(TAGS)); do $(DOCKER) tag $(IMAGE_REF) $(REPOSITORY):$$tag; done
 	@echo "== built $(IMAGE_REF) ($$($(DOCKER) image inspect -f '{{.Size}}' $(IMAGE_REF) | awk '{printf "%.2f GB", $$1/1e9}'))"
 
 # ---- a local job, SageMaker style: /opt/ml mounted, `train` as the command ----------------
@@ -124,20 +134,25 @@ bench: venv build
 	$(VENV)/bin/python bench/cluster_bench.py $(IMAGE_REF)
 
 # ---- release ----------------------------------------------------------------------------
+.PHONY: build-all
+build-all:
+	@for image in $$($(MATRIX) names --built-here); do $(MAKE) --no-print-directory build IMAGE=$$image; done
+
+.PHONY: generate
+generate: venv
+	$(VENV)/bin/python tools/matrix.py generate
+
 .PHONY: push
 push:
 	@test -n "$(REGISTRY)" || { echo "usage: make push REGISTRY=host/namespace"; exit 2; }
-	$(DOCKER) tag $(IMAGE_REF) $(REGISTRY)/$(IMAGE_REF)
-	$(DOCKER) push $(REGISTRY)/$(IMAGE_REF)
+	@for tag in $(TAGS); do \
+	    $(DOCKER) tag $(IMAGE_REF) $(REGISTRY)/$(REPOSITORY):$$tag; \
+	    $(DOCKER) push $(REGISTRY)/$(REPOSITORY):$$tag; done
 
 .PHONY: lock
-lock:
-	@echo "== resolving $(dir $(LOCK))requirements.in into $(LOCK)"
-	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
-	build/lock-venv/bin/pip install --quiet $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE)) \
-	    $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL)) -r $(dir $(LOCK))requirements.in
-	{ echo "# Generated from requirements.in by \`make lock\`: every package the image installs, pinned."; \
-	  build/lock-venv/bin/pip freeze --all | grep -v '^pip=='; } > $(LOCK)
+lock: venv
+	TORCH_INDEX_URL="$(TORCH_INDEX_URL)" $(VENV)/bin/python tools/matrix.py lock $(IMAGE) \
+	    $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE))
 
 .PHONY: clean
 clean:

@@ -10,7 +10,7 @@ from sagemaker_rl_container.errors import UserError
 
 def test_defaults_train_ppo_on_cartpole():
     job = JobConfig.from_hyperparameters({})
-    assert (job.algorithm, job.env, job.framework) == ("PPO", "CartPole-v1", "torch")
+    assert (job.algorithm, job.env, job.framework) == ("PPO", "CartPole-v1", None)
     assert not job.has_stop_condition
     assert job.checkpoint_frequency == 10
 

@@ -14,16 +14,26 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 
 from sagemaker_rl_container import signals
 
 TRAINING_MODULE = "sagemaker_rl_container.training:main"
 
 
+def _writable_home() -> None:
+    """Ray and RLlib write under ~ (~/.ray, ~/ray_results): a read-only root filesystem or a
+    user without a home directory would fail there, so use a fresh directory under /tmp."""
+    home = os.path.expanduser("~")
+    if not (os.path.isdir(home) and os.access(home, os.W_OK)):
+        os.environ["HOME"] = tempfile.mkdtemp(prefix="sagemaker-rl-home-")
+
+
 def train() -> int:
     from sagemaker_rl_container import contract
     from sagemaker_rl_container.errors import UserError
 
+    _writable_home()
     os.environ.setdefault("SAGEMAKER_TRAINING_MODULE", TRAINING_MODULE)
     root = contract.base_dir()
     # sagemaker-training reports success without writing any file when output/ is missing.

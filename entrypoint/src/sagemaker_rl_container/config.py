@@ -49,7 +49,9 @@ class JobConfig(BaseModel):
     env_config: dict[str, Any] = Field(
         default_factory=dict, description="JSON object passed to the environment's constructor"
     )
-    framework: str = Field("torch", description="deep-learning framework the image provides")
+    framework: str | None = Field(
+        None, description="torch, tf or tf2; default: torch if the image has it, else tf"
+    )
     stop_iterations: PositiveInt | None = Field(
         None, description="stop after this many training iterations (counted across restarts)"
     )
@@ -73,7 +75,9 @@ class JobConfig(BaseModel):
     head_instance_group: str | None = Field(
         None, description="heterogeneous jobs: the instance group whose first host is the head"
     )
-    export_onnx: bool = Field(True, description="export the policy as ONNX into model/")
+    export_onnx: bool | None = Field(
+        None, description="ONNX export into model/ (default: for torch policies)"
+    )
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="`rl.<section>.<setting>` overrides, keyed without `rl.`"
     )

@@ -94,7 +94,13 @@ def build(
     return config
 
 
-def _set_framework(config: Any, framework: str) -> None:
+def default_framework() -> str:
+    """torch where the image has it (RLlib's new API stack), else TensorFlow (old stack)."""
+    return "torch" if importlib.util.find_spec("torch") is not None else "tf"
+
+
+def _set_framework(config: Any, framework: str | None) -> None:
+    framework = framework or default_framework()
     module = FRAMEWORK_MODULES.get(framework)
     if module is None:
         raise UserError(

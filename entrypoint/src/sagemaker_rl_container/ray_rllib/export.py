@@ -1,7 +1,9 @@
 """Export the trained policy into `/opt/ml/model`, which SageMaker uploads as model.tar.gz.
 
 Layout:
-  policy.onnx      the policy as ONNX: `observations` [batch, *obs_shape] float32 in;
+  1/               TensorFlow policies: a SavedModel in TensorFlow Serving's layout
+                   (version 1), signature `serving_default`.
+  policy.onnx      torch policies, as ONNX: `observations` [batch, *obs_shape] float32 in;
                    `actions` (deterministic, already mapped to the env's action space),
                    `action_dist_inputs` (logits, or mean and log-std) and, for discrete
                    actions, `action_probs` out. The batch dimension is dynamic.
@@ -34,10 +36,12 @@ METADATA_FILE = "metadata.json"
 OBSERVATIONS = "observations"
 ONNX_OPSET = 17
 PARITY_TOLERANCE = 1e-4
+SAVED_MODEL_VERSION = "1"
+SIGNATURE = "serving_default"
 
 
 def export_model(
-    algo: Any, model_dir: Path, description: dict[str, Any], export_onnx: bool = True
+    algo: Any, model_dir: Path, description: dict[str, Any], export_onnx: bool | None = None
 ) -> dict[str, Any]:
     """Write checkpoint, ONNX policy and metadata; returns the metadata written."""
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -53,10 +57,47 @@ def export_model(
         "checkpoint": CHECKPOINT_DIR,
         "versions": _versions(config.framework_str),
     }
-    if export_onnx:
+    if config.framework_str != "torch":
+        meta["tf_serving"] = export_saved_model(algo, model_dir, action_space)
+    if export_onnx or (export_onnx is None and config.framework_str == "torch"):
         meta["onnx"] = export_onnx_policy(algo, model_dir / ONNX_FILE, obs_space, action_space)
     (model_dir / METADATA_FILE).write_text(json.dumps(meta, indent=2))
     return meta
+
+
+def export_saved_model(algo: Any, model_dir: Path, action_space: gym.Space) -> dict[str, Any]:
+    """The old API stack's TensorFlow policy as a SavedModel at model/1 (TF Serving layout),
+    reloaded and called once to prove it serves."""
+    import tensorflow as tf
+
+    version_dir = model_dir / SAVED_MODEL_VERSION
+    algo.export_policy_model(str(version_dir))
+    if not (version_dir / "saved_model.pb").exists():
+        raise RuntimeError(
+            f"RLlib wrote no SavedModel to {version_dir} (is tf-keras installed with "
+            f"TF_USE_LEGACY_KERAS=1?)"
+        )
+    signature = tf.saved_model.load(str(version_dir)).signatures[SIGNATURE]
+    inputs = {name: spec for name, spec in signature.structured_input_signature[1].items()}
+    outputs = sorted(signature.structured_outputs)
+    logits = next(
+        (name for name in ("fc_out", "action_dist_inputs", "logits") if name in outputs), None
+    )
+    if logits is None:
+        raise RuntimeError(f"the SavedModel's {SIGNATURE} has no logits output: {outputs}")
+    return {
+        "path": SAVED_MODEL_VERSION,
+        "signature": SIGNATURE,
+        "inputs": {
+            name: {"shape": spec.shape.as_list(), "dtype": spec.dtype.name}
+            for name, spec in inputs.items()
+        },
+        "outputs": outputs,
+        "action_dist_inputs": logits,
+        "actions": "argmax of action_dist_inputs"
+        if isinstance(action_space, gym.spaces.Discrete)
+        else "first half of action_dist_inputs (the mean), unsquashed to the action bounds",
+    }
 
 
 def export_onnx_policy(
@@ -65,7 +106,7 @@ def export_onnx_policy(
     if algo.config.framework_str != "torch" or not algo.config.enable_rl_module_and_learner:
         raise UserError(
             f"ONNX export supports RLlib's torch RLModules; this job used "
-            f"{algo.config.framework_str}: set rl_export_onnx=false to keep only the checkpoint"
+            f"{algo.config.framework_str}, exported as a SavedModel: drop rl_export_onnx=true"
         )
     if not isinstance(obs_space, gym.spaces.Box):
         raise UserError(

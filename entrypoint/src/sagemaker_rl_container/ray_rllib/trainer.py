@@ -324,6 +324,8 @@ def _init_ray(contract: TrainingContract) -> None:
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     ray.init(
+        # Always a new single-host instance, never another cluster found on this machine.
+        address="local",
         num_cpus=contract.num_cpus,
         num_gpus=contract.num_gpus,
         include_dashboard=False,

@@ -17,7 +17,7 @@ from pathlib import Path
 import falcon
 
 from sagemaker_rl_container.serving import codecs
-from sagemaker_rl_container.serving.policy import BadRequest, ModelLoadError, OnnxPolicy
+from sagemaker_rl_container.serving.policy import BadRequest, ModelLoadError, Policy, load_policy
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +26,10 @@ CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
 class _State:
     def __init__(self, model_dir: Path) -> None:
-        self.policy: OnnxPolicy | None = None
+        self.policy: Policy | None = None
         self.error: str | None = None
         try:
-            self.policy = OnnxPolicy(model_dir)
+            self.policy = load_policy(model_dir)
         except ModelLoadError as error:
             self.error = str(error)
             logger.error("Cannot serve: %s", error)

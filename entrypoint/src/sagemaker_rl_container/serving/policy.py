@@ -1,5 +1,6 @@
-"""The exported policy, loaded for inference: `policy.onnx` run by onnxruntime, described by
-`metadata.json` (both written by training's export)."""
+"""The exported policy, loaded for inference, as `metadata.json` (written by training's
+export) describes it: `policy.onnx` run by onnxruntime, or, for TensorFlow policies without
+ONNX, the SavedModel in `1/` run by TensorFlow."""
 
 from __future__ import annotations
 
@@ -28,31 +29,23 @@ class Prediction:
     single: bool  # the request held one observation, not a batch
 
 
-class OnnxPolicy:
-    def __init__(self, model_dir: Path, threads: int = 1) -> None:
-        self.model_dir = model_dir
-        self.metadata = _read_metadata(model_dir)
-        onnx_meta = self.metadata.get("onnx")
-        if not onnx_meta:
-            raise ModelLoadError(
-                f"{model_dir / METADATA_FILE} lists no ONNX policy (trained with "
-                f"rl_export_onnx=false?): nothing to serve"
-            )
-        path = model_dir / onnx_meta["file"]
-        import onnxruntime
+def load_policy(model_dir: Path, threads: int = 1) -> Policy:
+    metadata = _read_metadata(model_dir)
+    if metadata.get("onnx"):
+        return OnnxPolicy(model_dir, metadata, threads)
+    if metadata.get("tf_serving"):
+        return SavedModelPolicy(model_dir, metadata, threads)
+    raise ModelLoadError(
+        f"{model_dir / METADATA_FILE} lists neither an ONNX policy nor a SavedModel (trained "
+        f"with rl_export_onnx=false?): nothing to serve"
+    )
 
-        options = onnxruntime.SessionOptions()
-        # One thread per worker: the server runs one worker per CPU.
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self.session = onnxruntime.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as error:
-            raise ModelLoadError(f"{path} could not be loaded by onnxruntime: {error}") from None
-        self.observation_shape = tuple(onnx_meta["inputs"][INPUT_NAME]["shape"][1:])
-        self.outputs = list(onnx_meta["outputs"])
+
+class Policy:
+    """One observation or a batch in; the outputs asked for out."""
+
+    observation_shape: tuple[int, ...]
+    outputs: list[str]
 
     def predict(self, observations: Any, include: set[str] = frozenset()) -> Prediction:
         unknown = include - set(self.outputs)
@@ -63,8 +56,10 @@ class OnnxPolicy:
             )
         batch, single = self._as_batch(observations)
         names = ["actions", *sorted(include - {"actions"})]
-        values = self.session.run(names, {INPUT_NAME: batch})
-        return Prediction(dict(zip(names, values, strict=True)), single)
+        return Prediction(self._run(batch, names), single)
+
+    def _run(self, batch: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
 
     def _as_batch(self, observations: Any) -> tuple[np.ndarray, bool]:
         try:
@@ -87,6 +82,82 @@ class OnnxPolicy:
             f"{list(self.observation_shape)} (one) or [n, "
             f"{', '.join(map(str, self.observation_shape))}] (a batch)"
         )
+
+
+class OnnxPolicy(Policy):
+    def __init__(self, model_dir: Path, metadata: dict[str, Any], threads: int = 1) -> None:
+        self.metadata = metadata
+        onnx_meta = metadata["onnx"]
+        path = model_dir / onnx_meta["file"]
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        # One thread per worker: the server runs one worker per CPU.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:
+            raise ModelLoadError(f"{path} could not be loaded by onnxruntime: {error}") from None
+        self.observation_shape = tuple(onnx_meta["inputs"][INPUT_NAME]["shape"][1:])
+        self.outputs = list(onnx_meta["outputs"])
+
+    def _run(self, batch: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        return dict(zip(names, self.session.run(names, {INPUT_NAME: batch}), strict=True))
+
+
+class SavedModelPolicy(Policy):
+    """A TensorFlow SavedModel whose signature returns the action distribution's inputs; the
+    deterministic action is computed here as RLlib computes it."""
+
+    def __init__(self, model_dir: Path, metadata: dict[str, Any], threads: int = 1) -> None:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        self.metadata = metadata
+        saved = metadata["tf_serving"]
+        try:
+            self.signature = tf.saved_model.load(str(model_dir / saved["path"])).signatures[
+                saved["signature"]
+            ]
+        except Exception as error:
+            raise ModelLoadError(
+                f"the SavedModel in {model_dir / saved['path']} could not be loaded: {error}"
+            ) from None
+        self.input_name, spec = next(iter(saved["inputs"].items()))
+        self.observation_shape = tuple(spec["shape"][1:])
+        self.logits_name = saved["action_dist_inputs"]
+        space = metadata["action_space"]
+        self.discrete = space["type"] == "Discrete"
+        self.low = np.array(space.get("low") or [], np.float32)
+        self.high = np.array(space.get("high") or [], np.float32)
+        self.outputs = ["actions", "action_dist_inputs"] + (
+            ["action_probs"] if self.discrete else []
+        )
+        self.tf = tf
+
+    def _run(self, batch: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        logits = self.signature(**{self.input_name: self.tf.constant(batch)})[
+            self.logits_name
+        ].numpy()
+        if self.discrete:
+            values = {
+                "actions": logits.argmax(axis=1),
+                "action_probs": _softmax(logits),
+                "action_dist_inputs": logits,
+            }
+        else:
+            mean = logits[:, : logits.shape[1] // 2]
+            actions = self.low + (np.clip(mean, -1, 1) + 1.0) * (self.high - self.low) / 2.0
+            values = {"actions": actions, "action_dist_inputs": logits}
+        return {name: values[name] for name in names}
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def _read_metadata(model_dir: Path) -> dict[str, Any]:

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""The image matrix (images/matrix.toml): query it, generate Dockerfiles, resolve lock files.
+
+    tools/matrix.py names [--built-here]      image names, one per line
+    tools/matrix.py get NAME FIELD            dockerfile | lock | tag | tags | base_image |
+                                              torch_index_url | built_here | labels
+    tools/matrix.py generate [--check]        write (or compare) every image's Dockerfile
+    tools/matrix.py lock NAME [--find-links DIR]
+                                              resolve NAME's packages into its lock file,
+                                              exact versions with sha256 hashes
+
+`names` and `get` need only the standard library (the Makefile calls them with any Python
+3.11+); `generate` needs Jinja2 and `lock` needs pip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+MATRIX = ROOT / "images" / "matrix.toml"
+TEMPLATE = ROOT / "images" / "Dockerfile.template"
+REPOSITORY = "sagemaker-rl"
+FRAMEWORK_TAG = {"pytorch": "torch", "tensorflow": "tf", "mxnet": "mxnet"}
+
+
+def load() -> dict[str, dict]:
+    data = tomllib.loads(MATRIX.read_text())
+    defaults = data["defaults"]
+    images = {}
+    for entry in data["image"]:
+        image = {**defaults, **entry}
+        directory = Path("images") / image["toolkit"] / image["framework"] / image["processor"]
+        image["dockerfile"] = str(directory / "Dockerfile")
+        image["lock"] = str(directory / "requirements.lock.txt")
+        image["tag"] = tags(image)[0]
+        images[image["name"]] = image
+    return images
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def processor_tag(image: dict) -> str:
+    if image["processor"] == "cpu":
+        return "cpu"
+    return "cu" + image["cuda_version"].replace(".", "")
+
+
+def tags(image: dict) -> list[str]:
+    """Exact tag first, then the moving ones."""
+    toolkit = f"{image['toolkit']}{_minor(image['toolkit_version'])}"
+    framework = FRAMEWORK_TAG[image["framework"]]
+    python = "py" + image["python"].replace(".", "")
+    exact = (
+        f"{toolkit}-{framework}{_minor(image['framework_version'])}-{processor_tag(image)}-{python}"
+    )
+    return [
+        exact,
+        f"{toolkit}-{framework}-{image['processor']}",
+        f"{image['toolkit']}-{framework}-{image['processor']}",
+    ]
+
+
+def labels(image: dict) -> dict[str, str]:
+    """OCI and project labels; the Makefile adds org.opencontainers.image.revision at build."""
+    result = {
+        "org.opencontainers.image.title": f"{REPOSITORY} {image['name']}",
+        "org.opencontainers.image.description": (
+            f"{image['toolkit']} {image['toolkit_version']} with {image['framework']} "
+            f"{image['framework_version']} ({image['processor']}) for SageMaker RL training"
+        ),
+        "org.opencontainers.image.version": image["tag"],
+        "com.amazonaws.sagemaker.capabilities.accept-bind-to-port": "true",
+        "ai.sagemaker-rl.toolkit": image["toolkit"],
+        "ai.sagemaker-rl.toolkit-version": image["toolkit_version"],
+        "ai.sagemaker-rl.framework": image["framework"],
+        "ai.sagemaker-rl.framework-version": image["framework_version"],
+        "ai.sagemaker-rl.python-version": image["python"],
+        "ai.sagemaker-rl.processor": image["processor"],
+    }
+    if image["processor"] == "cuda":
+        result["ai.sagemaker-rl.cuda-version"] = image["cuda_version"]
+    return result
+
+
+def render(image: dict) -> str:
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE.parent)),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    template = environment.get_template(TEMPLATE.name)
+    return template.render(image=image, labels=labels(image))
+
+
+def generate(check: bool) -> int:
+    stale = []
+    for image in load().values():
+        path = ROOT / image["dockerfile"]
+        content = render(image)
+        if check:
+            if not path.exists() or path.read_text() != content:
+                stale.append(image["dockerfile"])
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+    if stale:
+        print(
+            "out of date with images/matrix.toml (run `make generate`): " + ", ".join(stale),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def lock(name: str, find_links: str | None) -> int:
+    """Resolve with pip's dry-run report: exact versions and the hashes the index publishes."""
+    image = load()[name]
+    requirements = list(image["packages"]) + list(image["common_packages"])
+    with tempfile.TemporaryDirectory() as tmp:
+        requirements_in = Path(tmp) / "requirements.in"
+        requirements_in.write_text("\n".join(requirements) + "\n")
+        if image.get("torch"):
+            # torch is installed first and separately; its own dependencies are locked here.
+            requirements_in.write_text(requirements_in.read_text() + image["torch"] + "\n")
+        report = Path(tmp) / "report.json"
+        # Resolved for this interpreter and platform: run it with the image's Python on Linux
+        # x86_64. Isolated from pip's configuration so no local index or wheel sneaks in.
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "--isolated",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--report",
+            str(report),
+            "-r",
+            str(requirements_in),
+        ]
+        if os.environ.get("PIP_CERT"):
+            command += ["--cert", os.environ["PIP_CERT"]]
+        if find_links:
+            command += ["--find-links", find_links]
+        # TORCH_INDEX_URL (even empty, as the Makefile passes it when a wheelhouse holds torch)
+        # overrides the matrix: an unreachable index costs minutes of retries.
+        torch_index = os.environ.get("TORCH_INDEX_URL", image.get("torch_index_url", ""))
+        if torch_index:
+            command += ["--extra-index-url", torch_index]
+        subprocess.run(command, check=True)
+        installs = json.loads(report.read_text())["install"]
+    lines = [
+        f"# Generated by `tools/matrix.py lock {name}` from images/matrix.toml: every package",
+        "# the image installs besides torch, at an exact version, with the index's sha256.",
+    ]
+    for item in sorted(installs, key=lambda i: i["metadata"]["name"].lower()):
+        meta = item["metadata"]
+        if meta["name"].lower() == "torch":
+            continue
+        hashes = item["download_info"].get("archive_info", {}).get("hashes", {})
+        line = f"{meta['name']}=={meta['version']}"
+        if "sha256" in hashes and item["download_info"]["url"].startswith("http"):
+            line += f" \\\n    --hash=sha256:{hashes['sha256']}"
+        lines.append(line)
+    path = ROOT / image["lock"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    print(f"wrote {image['lock']} ({len(lines) - 2} packages)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="the image matrix")
+    commands = parser.add_subparsers(dest="command", required=True)
+    names = commands.add_parser("names")
+    names.add_argument("--built-here", action="store_true")
+    get = commands.add_parser("get")
+    get.add_argument("name")
+    get.add_argument("field")
+    gen = commands.add_parser("generate")
+    gen.add_argument("--check", action="store_true")
+    lk = commands.add_parser("lock")
+    lk.add_argument("name")
+    lk.add_argument("--find-links")
+    args = parser.parse_args(argv)
+
+    images = load()
+    if args.command == "names":
+        for image in images.values():
+            if not args.built_here or image["built_here"]:
+                print(image["name"])
+        return 0
+    if args.command == "get":
+        if args.name not in images:
+            print(f"unknown image {args.name!r}; images: {', '.join(images)}", file=sys.stderr)
+            return 2
+        image = images[args.name]
+        value = {"tags": " ".join(tags(image)), "labels": json.dumps(labels(image))}.get(
+            args.field, image.get(args.field, "")
+        )
+        print(str(value).lower() if isinstance(value, bool) else value)
+        return 0
+    if args.command == "generate":
+        return generate(args.check)
+    return lock(args.name, args.find_links)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
