@@ -144,3 +144,59 @@ def cartpole_model(tmp_path_factory) -> Path:
     result = run_train(root)
     assert result.returncode == 0, result.log[-3000:]
     return root
+
+
+# ---- Docker: the images of the matrix, built from a stand-in base ----------------------------
+
+DOCKER = str(ROOT / "tools" / "docker")
+STAND_IN_BASE = "local/stand-in-python:3.11-bookworm"
+
+
+def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [DOCKER, *args], capture_output=True, text=True, timeout=timeout, check=check
+    )
+
+
+def build_image(name: str) -> str:
+    """Build an image of the matrix from the stand-in base, as `make build` does."""
+    subprocess.run(
+        [str(ROOT / "tools" / "stand-in-base.sh"), STAND_IN_BASE], check=True, timeout=600
+    )
+    build = subprocess.run(
+        ["make", "-C", str(ROOT), "build", f"IMAGE={name}", f"BASE_IMAGE={STAND_IN_BASE}"],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return next(
+        line.split()[2] for line in build.stdout.splitlines() if line.startswith("== built ")
+    )
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    return build_image("ray-pytorch-cpu")
+
+
+def run_job(image: str, root: Path, *extra: str, timeout: float = 300) -> JobResult:
+    proc = subprocess.run(
+        [
+            DOCKER,
+            "run",
+            "--rm",
+            "--hostname",
+            "algo-1",
+            "-v",
+            f"{root}:/opt/ml",
+            *extra,
+            image,
+            "train",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    return JobResult(proc.returncode, proc.stdout, root)

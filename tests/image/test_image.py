@@ -5,68 +5,16 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import QUICK_PPO, ROOT, JobResult, make_job, read_json
+from conftest import QUICK_PPO, ROOT, docker, make_job, read_json, run_job
 
 pytestmark = pytest.mark.docker
 
-DOCKER = str(ROOT / "tools" / "docker")
-STAND_IN_BASE = "local/stand-in-python:3.11-bookworm"
 SOURCES = ROOT / "tests" / "training" / "sources"
-
-
-def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [DOCKER, *args], capture_output=True, text=True, timeout=timeout, check=check
-    )
-
-
-@pytest.fixture(scope="session")
-def image() -> str:
-    """Build the ray-pytorch-cpu image from the stand-in base, as `make build` does."""
-    subprocess.run(
-        [str(ROOT / "tools" / "stand-in-base.sh"), STAND_IN_BASE],
-        check=True,
-        timeout=600,
-    )
-    build = subprocess.run(
-        ["make", "-C", str(ROOT), "build", f"BASE_IMAGE={STAND_IN_BASE}"],
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    ref = next(
-        line.split()[2] for line in build.stdout.splitlines() if line.startswith("== built ")
-    )
-    return ref
-
-
-def run_job(image: str, root: Path, *extra: str, timeout: float = 300) -> JobResult:
-    proc = subprocess.run(
-        [
-            DOCKER,
-            "run",
-            "--rm",
-            "--hostname",
-            "algo-1",
-            "-v",
-            f"{root}:/opt/ml",
-            *extra,
-            image,
-            "train",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-    )
-    return JobResult(proc.returncode, proc.stdout, root)
 
 
 def test_zero_code_job_exports_model_and_logs_metrics(image, tmp_path):

@@ -1,0 +1,74 @@
+"""The other image variants of the matrix, and ways of running an image beyond SageMaker's
+default: read-only root filesystem, a non-root user."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import QUICK_PPO, build_image, docker, make_job, read_json, run_job
+
+pytestmark = pytest.mark.docker
+
+TF_QUICK = {
+    "rl.training.train_batch_size": "500",
+    "rl.training.minibatch_size": "250",
+    "rl.training.num_epochs": "2",
+    "rl.env_runners.num_env_runners": "0",
+}
+
+
+@pytest.fixture(scope="session")
+def tf_image() -> str:
+    return build_image("ray-tensorflow-cpu")
+
+
+def test_tensorflow_image_trains_and_exports_a_tf_serving_savedmodel(tf_image, tmp_path):
+    root = make_job(tmp_path / "job", {**TF_QUICK, "rl_stop_iterations": "2"})
+    result = run_job(tf_image, root)
+    assert result.returncode == 0, result.log[-3000:]
+    assert [m["iteration"] for m in result.metric_lines()] == ["1", "2"]
+    meta = read_json(root / "model" / "metadata.json")
+    assert meta["framework"] == "tf"
+    assert (
+        meta["tf_serving"]["path"] == "1" and meta["tf_serving"]["signature"] == "serving_default"
+    )
+    assert (root / "model" / "1" / "saved_model.pb").exists()
+    assert "onnx" not in meta
+    # TensorFlow (in the image) reloads it and answers its serving signature.
+    check = (
+        "import json, numpy as np, tensorflow as tf\n"
+        "meta = json.load(open('/opt/ml/model/metadata.json'))['tf_serving']\n"
+        "sig = tf.saved_model.load('/opt/ml/model/1').signatures['serving_default']\n"
+        "name = next(iter(meta['inputs']))\n"
+        "out = sig(**{name: tf.constant(np.zeros((3, 4), np.float32))})\n"
+        "print(json.dumps({k: list(v.shape) for k, v in out.items()}))\n"
+    )
+    out = docker(
+        "run", "--rm", "-v", f"{root}:/opt/ml", "--entrypoint", "python", tf_image, "-c", check
+    ).stdout
+    shapes = json.loads(out.strip().splitlines()[-1])
+    assert shapes[meta["tf_serving"]["action_dist_inputs"]] == [3, 2]
+
+
+def writable_by_anyone(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        os.chmod(path, 0o777 if path.is_dir() else 0o666)
+
+
+def test_read_only_root_filesystem(image, tmp_path):
+    root = make_job(tmp_path / "job", {**QUICK_PPO, "rl_stop_iterations": "1"})
+    result = run_job(image, root, "--read-only", "--tmpfs", "/tmp:exec,size=2g")
+    assert result.returncode == 0, result.log[-3000:]
+    assert (root / "model" / "policy.onnx").exists()
+
+
+def test_runs_as_a_non_root_user(image, tmp_path):
+    root = make_job(tmp_path / "job", {**QUICK_PPO, "rl_stop_iterations": "1"})
+    writable_by_anyone(root)
+    result = run_job(image, root, "--user", "sagemaker")
+    assert result.returncode == 0, result.log[-3000:]
+    assert (root / "model" / "policy.onnx").stat().st_uid == 1000
