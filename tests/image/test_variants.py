@@ -26,9 +26,14 @@ def tf_image() -> str:
     return build_image("ray-tensorflow-cpu")
 
 
-def test_tensorflow_image_trains_and_exports_a_tf_serving_savedmodel(tf_image, tmp_path):
-    root = make_job(tmp_path / "job", {**TF_QUICK, "rl_stop_iterations": "2"})
-    result = run_job(tf_image, root)
+@pytest.fixture(scope="module")
+def tf_job(tf_image, tmp_path_factory):
+    root = make_job(tmp_path_factory.mktemp("tf") / "job", {**TF_QUICK, "rl_stop_iterations": "2"})
+    return run_job(tf_image, root)
+
+
+def test_tensorflow_image_trains_and_exports_a_tf_serving_savedmodel(tf_image, tf_job):
+    result, root = tf_job, tf_job.root
     assert result.returncode == 0, result.log[-3000:]
     assert [m["iteration"] for m in result.metric_lines()] == ["1", "2"]
     meta = read_json(root / "model" / "metadata.json")
@@ -72,3 +77,54 @@ def test_runs_as_a_non_root_user(image, tmp_path):
     result = run_job(image, root, "--user", "sagemaker")
     assert result.returncode == 0, result.log[-3000:]
     assert (root / "model" / "policy.onnx").stat().st_uid == 1000
+
+
+def test_serve_answers_from_the_savedmodel(tf_image, tf_job):
+    import socket
+    import time
+    import urllib.request
+
+    assert tf_job.returncode == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    name = f"sagemaker-rl-test-tf-serve-{port}"
+    docker(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        f"127.0.0.1:{port}:8080",
+        "-v",
+        f"{tf_job.root / 'model'}:/opt/ml/model:ro",
+        tf_image,
+        "serve",
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, docker("logs", name, check=False).stderr
+                time.sleep(0.5)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps(
+                {
+                    "instances": [[0.0, 0.1, 0.0, -0.1], [0.1, 0.0, -0.2, 0.3]],
+                    "include": ["action_probs", "action_dist_inputs"],
+                }
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            answer = json.loads(resp.read())
+    finally:
+        docker("rm", "-f", name, check=False)
+    logits = answer["action_dist_inputs"]
+    assert answer["actions"] == [row.index(max(row)) for row in logits]
+    assert all(abs(sum(p) - 1) < 1e-5 for p in answer["action_probs"])

@@ -27,6 +27,7 @@ import numpy as np
 
 from sagemaker_rl_container import __version__
 from sagemaker_rl_container.errors import UserError
+from sagemaker_rl_container.ray_rllib import algorithm_state
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def export_model(
 ) -> dict[str, Any]:
     """Write checkpoint, ONNX policy and metadata; returns the metadata written."""
     model_dir.mkdir(parents=True, exist_ok=True)
-    algo.save_to_path(str(model_dir / CHECKPOINT_DIR))
+    algorithm_state.save(algo, model_dir / CHECKPOINT_DIR)
     config = algo.config
     obs_space, action_space = _spaces(algo)
     meta: dict[str, Any] = {

@@ -16,7 +16,13 @@ from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
 from sagemaker_rl_container.metrics import IterationMetrics, metrics_line
-from sagemaker_rl_container.ray_rllib import algorithm_config, cluster, environments, export
+from sagemaker_rl_container.ray_rllib import (
+    algorithm_config,
+    algorithm_state,
+    cluster,
+    environments,
+    export,
+)
 from sagemaker_rl_container.stopping import StopConditions
 
 logger = logging.getLogger(__name__)
@@ -176,7 +182,7 @@ class _Session:
                 )
             else:
                 try:
-                    self.algo.restore_from_path(str(checkpoint.path / ALGORITHM_STATE))
+                    algorithm_state.restore(self.algo, checkpoint.path / ALGORITHM_STATE)
                 except Exception as error:
                     problem = summarize(error)
                 else:
@@ -236,7 +242,7 @@ class _Session:
         mean_return = self.last.episode_return_mean if self.last else math.nan
         saved = self.store.save(
             iteration,
-            lambda directory: self.algo.save_to_path(str(directory / ALGORITHM_STATE)),
+            lambda directory: algorithm_state.save(self.algo, directory / ALGORITHM_STATE),
             {
                 **self.identity,
                 "timesteps": _lifetime_steps(self.algo),
