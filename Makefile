@@ -3,7 +3,7 @@
 #   make train            run a local training job in it, the way SageMaker does
 #   make test             the default test suite (unit, in-process training, Docker image)
 #   make lint             ruff + hadolint
-#   make bench            benchmarks: serving latency/throughput, cluster formation
+#   make bench            benchmarks: serving, cluster formation, image size, rebuild time
 #   make build-all        every image this machine can build (images/matrix.toml)
 #   make generate         regenerate the Dockerfiles from images/matrix.toml
 #   make push REGISTRY=…  tag and push
@@ -128,10 +128,11 @@ lint: venv
 
 # ---- benchmarks (figures printed, not asserted; slower than the test suite) ----------------
 .PHONY: bench
-bench: venv build
+bench: venv build-all
 	@command -v wrk >/dev/null || { echo "== installing Debian's wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(VENV)/bin/python bench/serve_bench.py
 	$(VENV)/bin/python bench/cluster_bench.py $(IMAGE_REF)
+	$(VENV)/bin/python bench/image_bench.py $$($(MATRIX) names --built-here)
 
 # ---- release ----------------------------------------------------------------------------
 .PHONY: build-all
