@@ -1,0 +1,32 @@
+"""Resource defaults from the host (or cluster) and the checks that keep Ray from waiting forever."""
+
+from __future__ import annotations
+
+import pytest
+
+from sagemaker_rl_container.config import JobConfig
+from sagemaker_rl_container.errors import UserError
+from sagemaker_rl_container.ray_rllib.algorithm_config import Resources, build
+
+
+def test_cpus_become_env_runners_and_a_gpu_goes_to_the_learner():
+    config = build(JobConfig(), Resources(cpus=8, gpus=1), "CartPole-v1")
+    assert config.num_env_runners == 7  # one CPU stays with the driver and its learner
+    assert config.num_gpus_per_learner == 1
+
+
+def test_cpu_only_hosts_train_on_cpu():
+    config = build(JobConfig(), Resources(cpus=2, gpus=0), "CartPole-v1")
+    assert config.num_env_runners == 1
+    assert config.num_gpus_per_learner == 0
+
+
+def test_explicit_choices_win_and_are_checked():
+    job = JobConfig.from_hyperparameters(
+        {"rl.env_runners.num_env_runners": "2", "rl.learners.num_gpus_per_learner": "0"}
+    )
+    config = build(job, Resources(cpus=8, gpus=1), "CartPole-v1")
+    assert (config.num_env_runners, config.num_gpus_per_learner) == (2, 0)
+    gpu_job = JobConfig.from_hyperparameters({"rl.learners.num_gpus_per_learner": "1"})
+    with pytest.raises(UserError, match="needs 1 GPUs but 0 are available"):
+        build(gpu_job, Resources(cpus=8, gpus=0), "CartPole-v1")
