@@ -6,6 +6,7 @@ Training tests run the real CLI in a subprocess with `SAGEMAKER_BASE_DIR` standi
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -200,3 +201,61 @@ def run_job(image: str, root: Path, *extra: str, timeout: float = 300) -> JobRes
         timeout=timeout,
     )
     return JobResult(proc.returncode, proc.stdout, root)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving_container(image: str, model_dir: Path, timeout: float = 90):
+    """`docker run IMAGE serve` with `model_dir` as /opt/ml/model; yields its base URL once
+    /ping answers 200."""
+    import urllib.request
+
+    port = free_port()
+    name = f"sagemaker-rl-test-serve-{port}"
+    docker(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        f"127.0.0.1:{port}:8080",
+        "-v",
+        f"{model_dir}:/opt/ml/model:ro",
+        image,
+        "serve",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    logs = docker("logs", name, check=False)
+                    pytest.fail(f"serve did not answer /ping: {logs.stdout}{logs.stderr}"[-3000:])
+                time.sleep(0.5)
+        yield url
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def post_json(url: str, payload: object) -> dict:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{url}/invocations",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())

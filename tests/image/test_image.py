@@ -10,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import QUICK_PPO, ROOT, docker, make_job, read_json, run_job
+from conftest import (
+    QUICK_PPO,
+    ROOT,
+    docker,
+    make_job,
+    post_json,
+    read_json,
+    run_job,
+    serving_container,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -108,48 +117,12 @@ def test_image_commands_and_passthrough(image):
 
 
 def test_serve_in_container_answers_like_the_exported_policy(image, cartpole_model):
-    import socket
-    import urllib.request
-
     import numpy as np
     import onnxruntime
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    name = f"sagemaker-rl-test-serve-{port}"
-    docker(
-        "run",
-        "-d",
-        "--name",
-        name,
-        "-p",
-        f"127.0.0.1:{port}:8080",
-        "-v",
-        f"{cartpole_model / 'model'}:/opt/ml/model:ro",
-        image,
-        "serve",
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as resp:
-                    assert resp.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, docker("logs", name, check=False).stdout
-                time.sleep(0.5)
-        observations = np.random.default_rng(5).normal(size=(50, 4)).astype(np.float32)
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/invocations",
-            data=json.dumps({"instances": observations.tolist()}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            served = json.loads(resp.read())["actions"]
-    finally:
-        docker("rm", "-f", name, check=False)
+    observations = np.random.default_rng(5).normal(size=(50, 4)).astype(np.float32)
+    with serving_container(image, cartpole_model / "model") as url:
+        served = post_json(url, {"instances": observations.tolist()})["actions"]
     session = onnxruntime.InferenceSession(str(cartpole_model / "model" / "policy.onnx"))
     expected = session.run(["actions"], {"observations": observations})[0]
     assert served == expected.tolist()

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import QUICK_PPO, build_image, docker, make_job, read_json, run_job
+from conftest import (
+    QUICK_PPO,
+    build_image,
+    docker,
+    make_job,
+    post_json,
+    read_json,
+    run_job,
+    serving_container,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -80,51 +89,15 @@ def test_runs_as_a_non_root_user(image, tmp_path):
 
 
 def test_serve_answers_from_the_savedmodel(tf_image, tf_job):
-    import socket
-    import time
-    import urllib.request
-
     assert tf_job.returncode == 0
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    name = f"sagemaker-rl-test-tf-serve-{port}"
-    docker(
-        "run",
-        "-d",
-        "--name",
-        name,
-        "-p",
-        f"127.0.0.1:{port}:8080",
-        "-v",
-        f"{tf_job.root / 'model'}:/opt/ml/model:ro",
-        tf_image,
-        "serve",
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, docker("logs", name, check=False).stderr
-                time.sleep(0.5)
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/invocations",
-            data=json.dumps(
-                {
-                    "instances": [[0.0, 0.1, 0.0, -0.1], [0.1, 0.0, -0.2, 0.3]],
-                    "include": ["action_probs", "action_dist_inputs"],
-                }
-            ).encode(),
-            headers={"Content-Type": "application/json"},
+    with serving_container(tf_image, tf_job.root / "model") as url:
+        answer = post_json(
+            url,
+            {
+                "instances": [[0.0, 0.1, 0.0, -0.1], [0.1, 0.0, -0.2, 0.3]],
+                "include": ["action_probs", "action_dist_inputs"],
+            },
         )
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            answer = json.loads(resp.read())
-    finally:
-        docker("rm", "-f", name, check=False)
     logits = answer["action_dist_inputs"]
     assert answer["actions"] == [row.index(max(row)) for row in logits]
     assert all(abs(sum(p) - 1) < 1e-5 for p in answer["action_probs"])

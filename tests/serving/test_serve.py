@@ -17,13 +17,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from conftest import SAGEMAKER_RL, job_env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from conftest import SAGEMAKER_RL, free_port, job_env
 
 
 class Server:
