@@ -2,6 +2,7 @@
 #   make build            build the default image (IMAGE=ray-pytorch-cpu)
 #   make train            run a local training job in it, the way SageMaker does
 #   make test             the default test suite (unit, in-process training, Docker image)
+#   make test-cuda        build the CUDA variants and check them without a GPU (slow)
 #   make lint             ruff + hadolint
 #   make bench            benchmarks: serving, cluster formation, image size, rebuild time
 #   make build-all        every image this machine can build (images/matrix.toml)
@@ -40,7 +41,7 @@ STAND_IN_BASE := local/stand-in-python:3.11-bookworm
 # Offline wheels (e.g. torch's CPU build) for builds and the dev venv; defaults to pip's own
 # find-links setting. When it holds torch, PyTorch's index is not consulted.
 WHEELHOUSE ?= $(firstword $(PIP_FIND_LINKS) $(shell pip config get global.find-links 2>/dev/null))
-TORCH_INDEX_URL ?= $(if $(wildcard $(WHEELHOUSE)/torch-*+cpu-*.whl),,$(MATRIX_TORCH_INDEX))
+TORCH_INDEX_URL ?= $(if $(and $(findstring +cpu,$(IMAGE_TORCH)),$(wildcard $(WHEELHOUSE)/torch-*+cpu-*.whl)),,$(MATRIX_TORCH_INDEX))
 DEV_TORCH_INDEX := $(if $(wildcard $(WHEELHOUSE)/torch-*+cpu-*.whl),,$(shell $(MATRIX) get $(DEV_IMAGE) torch_index_url))
 
 DOCKER := tools/docker
@@ -83,7 +84,9 @@ build:
 	    echo "== $(BASE_IMAGE) cannot be pulled here: building on the local stand-in $(STAND_IN_BASE)"; \
 	    tools/stand-in-base.sh $(STAND_IN_BASE); fi
 	@find wheelhouse -name '*.whl' -delete
-	@if [ -n "$(WHEELHOUSE)" ] && ls $(WHEELHOUSE)/torch-*+cpu-*.whl >/dev/null 2>&1; then \
+	@# Only a CPU-torch image may see the CPU wheel: `torch==2.13.0` would match `2.13.0+cpu` too.
+	@if [ -n "$(WHEELHOUSE)" ] && [ -n "$(findstring +cpu,$(IMAGE_TORCH))" ] \
+	    && ls $(WHEELHOUSE)/torch-*+cpu-*.whl >/dev/null 2>&1; then \
 	    cp $(WHEELHOUSE)/torch-*+cpu-*.whl wheelhouse/; fi
 	@echo "== building $(IMAGE_REF) from $(DOCKERFILE) on $(RESOLVED_BASE)"
 	$(DOCKER) build --progress=plain -f $(DOCKERFILE) \
@@ -115,6 +118,10 @@ test: venv
 	@echo "== Docker engine: $$($(DOCKER) version -f '{{.Server.Version}}')"
 	WHEELHOUSE="$(WHEELHOUSE)" TORCH_INDEX_URL="$(TORCH_INDEX_URL)" \
 	    $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+.PHONY: test-cuda
+test-cuda: venv
+	$(VENV)/bin/pytest -m cuda_build tests/image/test_cuda.py $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: venv
