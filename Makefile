@@ -3,7 +3,7 @@
 #   make train            run a local training job in it, the way SageMaker does
 #   make test             the default test suite (unit, in-process training, Docker image)
 #   make test-cuda        build the CUDA variants and check them without a GPU (slow)
-#   make lint             ruff + hadolint
+#   make lint             ruff, hadolint on every Dockerfile, matrix drift check
 #   make bench            benchmarks: serving, cluster formation, image size, rebuild time
 #   make build-all        every image this machine can build (images/matrix.toml)
 #   make generate         regenerate the Dockerfiles from images/matrix.toml
@@ -131,7 +131,8 @@ test-fast: venv
 lint: venv
 	$(VENV)/bin/ruff check entrypoint tests tools bench
 	$(VENV)/bin/ruff format --check entrypoint tests tools bench
-	$(VENV)/bin/hadolint $(DOCKERFILE)
+	$(VENV)/bin/hadolint images/*/*/*/Dockerfile
+	$(VENV)/bin/python tools/matrix.py generate --check
 
 # ---- benchmarks (figures printed, not asserted; slower than the test suite) ----------------
 .PHONY: bench
