@@ -51,7 +51,9 @@ def test_tensorflow_image_trains_and_exports_a_tf_serving_savedmodel(tf_image, t
         meta["tf_serving"]["path"] == "1" and meta["tf_serving"]["signature"] == "serving_default"
     )
     assert (root / "model" / "1" / "saved_model.pb").exists()
-    assert "onnx" not in meta
+    # The same ONNX interface as torch exports, converted from the SavedModel.
+    assert meta["onnx"]["outputs"] == ["actions", "action_dist_inputs", "action_probs"]
+    assert (root / "model" / "policy.onnx").exists()
     # TensorFlow (in the image) reloads it and answers its serving signature.
     check = (
         "import json, numpy as np, tensorflow as tf\n"
@@ -101,3 +103,28 @@ def test_serve_answers_from_the_savedmodel(tf_image, tf_job):
     logits = answer["action_dist_inputs"]
     assert answer["actions"] == [row.index(max(row)) for row in logits]
     assert all(abs(sum(p) - 1) < 1e-5 for p in answer["action_probs"])
+
+
+def test_serve_falls_back_to_the_savedmodel_without_onnx(tf_image, tf_job, tmp_path):
+    import shutil
+
+    assert tf_job.returncode == 0
+    model = tmp_path / "model"
+    shutil.copytree(tf_job.root / "model", model)
+    (model / "policy.onnx").unlink()
+    meta = read_json(model / "metadata.json")
+    del meta["onnx"]
+    (model / "metadata.json").write_text(json.dumps(meta))
+    with serving_container(tf_image, model) as url:
+        from_savedmodel = post_json(
+            url, {"instances": [[0.0, 0.1, 0.0, -0.1]] * 3, "include": ["action_dist_inputs"]}
+        )
+    with serving_container(tf_image, tf_job.root / "model") as url:
+        from_onnx = post_json(
+            url, {"instances": [[0.0, 0.1, 0.0, -0.1]] * 3, "include": ["action_dist_inputs"]}
+        )
+    assert from_savedmodel["actions"] == from_onnx["actions"]
+    for a, b in zip(
+        from_savedmodel["action_dist_inputs"], from_onnx["action_dist_inputs"], strict=True
+    ):
+        assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-4

@@ -3,7 +3,8 @@
 Layout:
   1/               TensorFlow policies: a SavedModel in TensorFlow Serving's layout
                    (version 1), signature `serving_default`.
-  policy.onnx      torch policies, as ONNX: `observations` [batch, *obs_shape] float32 in;
+  policy.onnx      the policy as ONNX (torch; TensorFlow with discrete actions, via
+                   tf2onnx): `observations` [batch, *obs_shape] float32 in;
                    `actions` (deterministic, already mapped to the env's action space),
                    `action_dist_inputs` (logits, or mean and log-std) and, for discrete
                    actions, `action_probs` out. The batch dimension is dynamic.
@@ -60,7 +61,12 @@ def export_model(
     }
     if config.framework_str != "torch":
         meta["tf_serving"] = export_saved_model(algo, model_dir, action_space)
-    if export_onnx or (export_onnx is None and config.framework_str == "torch"):
+        # ONNX from the SavedModel where the action space allows (discrete actions).
+        if export_onnx or (export_onnx is None and isinstance(action_space, gym.spaces.Discrete)):
+            meta["onnx"] = convert_saved_model_to_onnx(
+                model_dir, meta["tf_serving"], obs_space, action_space
+            )
+    elif export_onnx or export_onnx is None:
         meta["onnx"] = export_onnx_policy(algo, model_dir / ONNX_FILE, obs_space, action_space)
     (model_dir / METADATA_FILE).write_text(json.dumps(meta, indent=2))
     return meta
@@ -99,6 +105,129 @@ def export_saved_model(algo: Any, model_dir: Path, action_space: gym.Space) -> d
         if isinstance(action_space, gym.spaces.Discrete)
         else "first half of action_dist_inputs (the mean), unsquashed to the action bounds",
     }
+
+
+def convert_saved_model_to_onnx(
+    model_dir: Path, saved: dict[str, Any], obs_space: gym.Space, action_space: gym.Space
+) -> dict[str, Any]:
+    """tf2onnx converts the SavedModel; the graph then gets the same interface as torch
+    exports: `observations` in, `actions`, `action_dist_inputs`, `action_probs` out."""
+    import subprocess
+    import sys
+
+    import onnx
+    from onnx import helper
+
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise UserError(
+            f"ONNX export of TensorFlow policies supports Discrete actions, not {action_space}: "
+            f"drop rl_export_onnx=true (the SavedModel in model/1 serves them)"
+        )
+    path = model_dir / ONNX_FILE
+    converted = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tf2onnx.convert",
+            "--saved-model",
+            str(model_dir / saved["path"]),
+            "--signature_def",
+            saved["signature"],
+            "--opset",
+            str(ONNX_OPSET),
+            "--output",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if converted.returncode != 0:
+        raise RuntimeError(f"tf2onnx failed: {converted.stderr.strip().splitlines()[-1:]}")
+    model = onnx.load(str(path))
+    graph = model.graph
+    old_input = graph.input[0].name
+    if old_input != OBSERVATIONS:
+        for node in graph.node:
+            node.input[:] = [OBSERVATIONS if name == old_input else name for name in node.input]
+        graph.input[0].name = OBSERVATIONS
+    graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    logits = saved["action_dist_inputs"]
+    graph.node.extend(
+        [
+            helper.make_node("Identity", [logits], ["action_dist_inputs"]),
+            helper.make_node("ArgMax", [logits], ["actions"], axis=1, keepdims=0),
+            helper.make_node("Softmax", [logits], ["action_probs"], axis=1),
+        ]
+    )
+    outputs = ["actions", "action_dist_inputs", "action_probs"]
+    n = int(action_space.n)
+    del graph.output[:]
+    graph.output.extend(
+        [
+            helper.make_tensor_value_info("actions", onnx.TensorProto.INT64, ["batch"]),
+            helper.make_tensor_value_info(
+                "action_dist_inputs", onnx.TensorProto.FLOAT, ["batch", n]
+            ),
+            helper.make_tensor_value_info("action_probs", onnx.TensorProto.FLOAT, ["batch", n]),
+        ]
+    )
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    _check_saved_model_parity(model_dir, saved, path, obs_space)
+    return {
+        "file": ONNX_FILE,
+        "inputs": {OBSERVATIONS: {"shape": [None, *obs_space.shape], "dtype": "float32"}},
+        "outputs": outputs,
+        "deterministic": True,
+    }
+
+
+# Runs in a fresh interpreter: RLlib's old TF stack turns eager execution off in this one.
+_SAVED_MODEL_LOGITS = """
+import sys, numpy as np, tensorflow as tf
+path, signature, input_name, output_name, batch_file, out_file = sys.argv[1:]
+fn = tf.saved_model.load(path).signatures[signature]
+batch = tf.constant(np.load(batch_file))
+np.save(out_file, fn(**{input_name: batch})[output_name].numpy())
+"""
+
+
+def _check_saved_model_parity(
+    model_dir: Path, saved: dict[str, Any], path: Path, obs_space: gym.Space
+) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    import onnxruntime
+
+    batch = np.stack([obs_space.sample() for _ in range(32)]).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(f"{tmp}/batch.npy", batch)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _SAVED_MODEL_LOGITS,
+                str(model_dir / saved["path"]),
+                saved["signature"],
+                next(iter(saved["inputs"])),
+                saved["action_dist_inputs"],
+                f"{tmp}/batch.npy",
+                f"{tmp}/logits.npy",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        expected = np.load(f"{tmp}/logits.npy")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    actions, logits = session.run(["actions", "action_dist_inputs"], {OBSERVATIONS: batch})
+    if not np.allclose(logits, expected, atol=PARITY_TOLERANCE, rtol=PARITY_TOLERANCE) or not (
+        np.array_equal(actions, expected.argmax(axis=1))
+    ):
+        raise RuntimeError(
+            "ONNX export check failed: the converted graph differs from the SavedModel"
+        )
 
 
 def export_onnx_policy(
