@@ -160,3 +160,23 @@ def test_continuous_actions_export_env_ready_actions(tmp_path):
     mean = np.clip(dist_inputs[:, :1], -1, 1)  # RLlib unsquashes [-1, 1] to [low, high]
     np.testing.assert_allclose(actions, -2.0 + (mean + 1.0) * 2.0, atol=1e-5)
     assert math.isfinite(float(actions.max())) and np.all(np.abs(actions) <= 2.0)
+
+
+def test_a_job_whose_episodes_never_finish_still_succeeds(tmp_path):
+    """MountainCar episodes last 200 steps: one 100-step iteration finishes none."""
+    root = make_job(
+        tmp_path / "job",
+        {
+            "rl_env": "MountainCar-v0",
+            "rl_stop_iterations": "1",
+            "rl.training.train_batch_size_per_learner": "100",
+            "rl.training.minibatch_size": "50",
+            "rl.training.num_epochs": "1",
+            "rl.env_runners.num_env_runners": "0",
+        },
+    )
+    result = run_train(root)
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.metric_lines()[0]["episode_return_mean"] == "nan"
+    assert "no episode finished yet" in result.log
+    assert read_json(root / "model" / "metadata.json")["training"]["episode_return_mean"] is None

@@ -28,9 +28,9 @@ def main() -> None:
     if toolkit != "ray":
         raise NotImplementedError(f"{TOOLKIT_ENV}={toolkit!r} has no launcher")
     try:
-        if contract.is_distributed and not _is_head(contract):
-            _run_cluster_worker(contract)
-        elif contract.user_program:
+        if contract.is_distributed and _run_as_cluster_worker(contract):
+            return
+        if contract.user_program:
             script_mode.run(contract)
         else:
             _run_zero_code(contract)
@@ -41,23 +41,19 @@ def main() -> None:
         raise
 
 
-def _is_head(contract: TrainingContract) -> bool:
+def _run_as_cluster_worker(contract: TrainingContract) -> bool:
+    """On a non-head host of a multi-host job: join the head's Ray cluster, wait for its
+    outcome, and return True. On the head, return False at once."""
     from sagemaker_rl_container.ray_rllib import cluster
 
     job = JobConfig.from_hyperparameters(contract.hyperparameters)
-    return cluster.layout(contract, job.head_instance_group).is_head
-
-
-def _run_cluster_worker(contract: TrainingContract) -> None:
-    """A non-head host of a multi-host job: join the head's Ray cluster and wait for it."""
-    from sagemaker_rl_container.ray_rllib import cluster
-
-    job = JobConfig.from_hyperparameters(contract.hyperparameters)
+    nodes = cluster.layout(contract, job.head_instance_group)
+    if nodes.is_head:
+        return False
     # The same source directory as the head: Ray workers here import the user's modules.
     source_dir.prepare(contract)
-    cluster.run_worker(
-        contract, cluster.layout(contract, job.head_instance_group), job.cluster_timeout
-    )
+    cluster.run_worker(contract, nodes, job.cluster_timeout)
+    return True
 
 
 def _run_zero_code(contract: TrainingContract) -> None:

@@ -47,7 +47,7 @@ def run(
     contract: TrainingContract,
     job: JobConfig,
     base_config: Any | None = None,
-    before_build: Any | None = None,
+    before_build: Callable[[], None] | None = None,
 ) -> TrainingSummary:
     """Train as `job` says. `base_config`/`before_build` come from a script-mode launcher.
 
@@ -71,7 +71,7 @@ def _run(
     contract: TrainingContract,
     job: JobConfig,
     base_config: Any | None,
-    before_build: Any | None,
+    before_build: Callable[[], None] | None,
     head: cluster.Head | None,
 ) -> TrainingSummary:
     local = algorithm_config.Resources(cpus=contract.num_cpus, gpus=contract.num_gpus)
@@ -124,7 +124,8 @@ def _run(
             summary = TrainingSummary(
                 iterations=final.iteration,
                 timesteps=final.manifest["timesteps"],
-                episode_return_mean=final.manifest["episode_return_mean"],
+                # null in the manifest when no episode has finished yet
+                episode_return_mean=_float(final.manifest["episode_return_mean"]),
                 stop_reason=reason,
                 resumed_from=resumed,
             )
