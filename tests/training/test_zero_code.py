@@ -180,3 +180,23 @@ def test_a_job_whose_episodes_never_finish_still_succeeds(tmp_path):
     assert result.metric_lines()[0]["episode_return_mean"] == "nan"
     assert "no episode finished yet" in result.log
     assert read_json(root / "model" / "metadata.json")["training"]["episode_return_mean"] is None
+
+
+def test_dqn_exports_the_actions_its_module_computes(tmp_path):
+    """DQN's RLModule returns actions (argmax Q), not distribution inputs."""
+    root = make_job(
+        tmp_path / "job",
+        {
+            "rl_algorithm": "DQN",
+            "rl_stop_iterations": "1",
+            "rl.training.num_steps_sampled_before_learning_starts": "100000",
+            "rl.env_runners.num_env_runners": "0",
+        },
+    )
+    result = run_train(root)
+    assert result.returncode == 0, result.log[-3000:]
+    meta = read_json(root / "model" / "metadata.json")
+    assert meta["algorithm"] == "DQN" and meta["onnx"]["outputs"] == ["actions"]
+    session = onnxruntime.InferenceSession(str(root / "model" / "policy.onnx"))
+    actions = session.run(["actions"], {"observations": np.zeros((5, 4), np.float32)})[0]
+    assert actions.shape == (5,) and set(actions.tolist()) <= {0, 1}

@@ -249,12 +249,22 @@ def export_onnx_policy(
             f"rl_export_onnx=false to keep only the checkpoint"
         )
     import torch
+    from ray.rllib.core.columns import Columns
 
-    policy = inference_policy(algo.get_module(), action_space, algo.config).eval()
+    module = algo.get_module()
     sample = np.stack([obs_space.sample() for _ in range(8)]).astype(np.float32)
-    outputs = ["actions", "action_dist_inputs"]
-    if isinstance(action_space, gym.spaces.Discrete):
-        outputs.append("action_probs")
+    with torch.no_grad():
+        probe = module.forward_inference({Columns.OBS: torch.from_numpy(sample)})
+    # Some modules (DQN's) compute the action themselves and expose no distribution inputs.
+    direct = Columns.ACTION_DIST_INPUTS not in probe and Columns.ACTIONS in probe
+    policy = inference_policy(module, action_space, algo.config, direct).eval()
+    if direct:
+        outputs = ["actions"]
+    else:
+        outputs = ["actions", "action_dist_inputs"]
+        if isinstance(action_space, gym.spaces.Discrete):
+            outputs.append("action_probs")
+    _register_nanmean()
     with torch.no_grad():
         torch.onnx.export(
             policy,
@@ -278,6 +288,21 @@ def export_onnx_policy(
 
 
 @functools.cache
+def _register_nanmean() -> None:
+    """DQN's dueling head averages advantages with `nanmean`, which the exporter lacks.
+    Inference sees no NaNs there, so it is exported as a mean (the parity check confirms)."""
+    import torch
+    from torch.onnx import symbolic_helper
+
+    def nanmean(g: Any, x: Any, dim: Any, keepdim: Any, dtype: Any) -> Any:
+        axes = symbolic_helper._get_const(dim, "is", "dim")
+        keep = symbolic_helper._get_const(keepdim, "i", "keepdim")
+        return g.op("ReduceMean", x, axes_i=axes, keepdims_i=keep)  # axes: an attribute in opset 17
+
+    torch.onnx.register_custom_op_symbolic("aten::nanmean", nanmean, ONNX_OPSET)
+
+
+@functools.cache
 def _inference_policy_class() -> type:
     # Defined on first use: torch is imported only by images and jobs that export with it.
     import torch
@@ -285,9 +310,10 @@ def _inference_policy_class() -> type:
     class _InferencePolicy(torch.nn.Module):
         """The RLModule's deterministic inference path as RLlib's env runners apply it."""
 
-        def __init__(self, module: Any, action_space: gym.Space, config: Any) -> None:
+        def __init__(self, module: Any, action_space: gym.Space, config: Any, direct: bool) -> None:
             super().__init__()
             self.module = module
+            self.direct = direct
             self.dist_cls = module.get_inference_action_dist_cls()
             self.discrete = isinstance(action_space, gym.spaces.Discrete)
             self.unsquash = False
@@ -305,6 +331,8 @@ def _inference_policy_class() -> type:
             from ray.rllib.core.columns import Columns
 
             out = self.module.forward_inference({Columns.OBS: observations})
+            if self.direct:
+                return (out[Columns.ACTIONS],)
             logits = out[Columns.ACTION_DIST_INPUTS]
             actions = self.dist_cls.from_logits(logits).to_deterministic().sample()
             if self.discrete:
@@ -319,9 +347,12 @@ def _inference_policy_class() -> type:
     return _InferencePolicy
 
 
-def inference_policy(module: Any, action_space: gym.Space, config: Any) -> Any:
-    """The torch module ONNX export traces: `module`'s deterministic, env-ready actions."""
-    return _inference_policy_class()(module, action_space, config)
+def inference_policy(
+    module: Any, action_space: gym.Space, config: Any, direct: bool = False
+) -> Any:
+    """The torch module ONNX export traces: `module`'s deterministic, env-ready actions
+    (`direct`: the module outputs actions itself)."""
+    return _inference_policy_class()(module, action_space, config, direct)
 
 
 def _check_parity(policy: Any, path: Path, obs_space: gym.Space, outputs: list[str]) -> None:
