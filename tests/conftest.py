@@ -45,9 +45,14 @@ def make_job(
     source_dir: Path | None = None,
     program: str | None = None,
     channels: dict[str, Path] | None = None,
+    host: str = "algo-1",
+    hosts: list[str] | None = None,
 ) -> Path:
-    """An /opt/ml-shaped directory; existing checkpoints there are kept (like a restarted job)."""
-    args = [str(root)]
+    """An /opt/ml-shaped directory; existing checkpoints there are kept (like a restarted job).
+    `host`/`hosts` write resourceconfig.json for one host of a multi-host job."""
+    args = [str(root), "--host", host]
+    if hosts:
+        args += ["--hosts", ",".join(hosts)]
     for key, value in (hyperparameters or {}).items():
         args += ["-p", f"{key}={value}"]
     if source_dir:

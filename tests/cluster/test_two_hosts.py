@@ -24,17 +24,8 @@ SMALL = {
 
 
 def host_job(tmp_path, host: str, hyperparameters: dict) -> object:
-    root = tmp_path / host
-    make_job(root, hyperparameters)
     # The same resourceconfig on both hosts, each naming itself as current_host.
-    import json
-
-    config = root / "input" / "config" / "resourceconfig.json"
-    resources = json.loads(config.read_text())
-    resources.update(current_host=host, hosts=HOSTS)
-    resources["instance_groups"][0]["hosts"] = HOSTS
-    config.write_text(json.dumps(resources))
-    return root
+    return make_job(tmp_path / host, hyperparameters, host=host, hosts=HOSTS)
 
 
 def kill_tree(proc: subprocess.Popen) -> None:
@@ -153,13 +144,12 @@ def test_head_lost_mid_training_fails_the_worker_in_bounded_time(tmp_path):
 
 
 def test_hosts_that_never_resolve_are_named(tmp_path):
-    import json
-
-    root = make_job(tmp_path / "worker", {**SMALL, "rl_cluster_timeout": "3"})
-    config = root / "input" / "config" / "resourceconfig.json"
-    resources = json.loads(config.read_text())
-    resources.update(current_host="127.0.0.2", hosts=["algo-nowhere.invalid", "127.0.0.2"])
-    config.write_text(json.dumps(resources))
+    root = make_job(
+        tmp_path / "worker",
+        {**SMALL, "rl_cluster_timeout": "3"},
+        host="127.0.0.2",
+        hosts=["algo-nowhere.invalid", "127.0.0.2"],
+    )
     worker = run_train(root, timeout=120)
     assert worker.returncode == 1
     assert worker.failure.startswith(

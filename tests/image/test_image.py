@@ -163,13 +163,7 @@ def test_two_containers_form_one_cluster_and_only_the_head_exports(image, tmp_pa
     }
     roots = {}
     for host in hosts:
-        roots[host] = tmp_path / host
-        make_job(roots[host], hyperparameters)
-        config = roots[host] / "input" / "config" / "resourceconfig.json"
-        resources = json.loads(config.read_text())
-        resources.update(current_host=host, hosts=hosts)
-        resources["instance_groups"][0]["hosts"] = hosts
-        config.write_text(json.dumps(resources))
+        roots[host] = make_job(tmp_path / host, hyperparameters, host=host, hosts=hosts)
     docker("network", "create", network)
     try:
         for host in reversed(hosts):  # the worker first: it waits for the head
