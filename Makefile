@@ -160,8 +160,10 @@ push:
 
 .PHONY: lock
 lock: venv
+	@# The wheelhouse's CPU torch would satisfy `torch==X` too: only +cpu images may see it.
 	TORCH_INDEX_URL="$(TORCH_INDEX_URL)" $(VENV)/bin/python tools/matrix.py lock $(IMAGE) \
-	    $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE))
+	    $(if $(and $(WHEELHOUSE),$(findstring +cpu,$(IMAGE_TORCH))),--find-links $(WHEELHOUSE)) \
+	    $(LOCK_ARGS)
 
 .PHONY: clean
 clean:

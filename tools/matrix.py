@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -127,10 +128,14 @@ def generate(check: bool) -> int:
     return 0
 
 
-def lock(name: str, find_links: str | None) -> int:
-    """Resolve with pip's dry-run report: exact versions and the hashes the index publishes."""
+def lock(name: str, find_links: str | None, upgrade: bool = False) -> int:
+    """Resolve with pip's dry-run report: exact versions and the hashes the index publishes.
+
+    Packages already in the lock keep their versions (a new requirement adds only what it
+    needs) unless `upgrade` re-resolves everything to the newest allowed versions."""
     image = load()[name]
     requirements = list(image["packages"]) + list(image["common_packages"])
+    existing = ROOT / image["lock"]
     with tempfile.TemporaryDirectory() as tmp:
         requirements_in = Path(tmp) / "requirements.in"
         requirements_in.write_text("\n".join(requirements) + "\n")
@@ -154,6 +159,11 @@ def lock(name: str, find_links: str | None) -> int:
             "-r",
             str(requirements_in),
         ]
+        if existing.exists() and not upgrade:
+            constraints = Path(tmp) / "constraints.txt"
+            pins = re.findall(r"^([A-Za-z0-9_.\-]+==[^\s\\]+)", existing.read_text(), re.M)
+            constraints.write_text("\n".join(pins) + "\n")
+            command += ["--constraint", str(constraints)]
         if os.environ.get("PIP_CERT"):
             command += ["--cert", os.environ["PIP_CERT"]]
         if find_links:
@@ -198,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     lk = commands.add_parser("lock")
     lk.add_argument("name")
     lk.add_argument("--find-links")
+    lk.add_argument(
+        "--upgrade", action="store_true", help="re-resolve every package, not just new ones"
+    )
     args = parser.parse_args(argv)
 
     images = load()
@@ -218,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "generate":
         return generate(args.check)
-    return lock(args.name, args.find_links)
+    return lock(args.name, args.find_links, args.upgrade)
 
 
 if __name__ == "__main__":

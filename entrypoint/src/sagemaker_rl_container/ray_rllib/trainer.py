@@ -24,6 +24,7 @@ from sagemaker_rl_container.ray_rllib import (
     export,
 )
 from sagemaker_rl_container.stopping import StopConditions
+from sagemaker_rl_container.training_curve import TrainingCurve
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_ITERATIONS = 100
 # Inside a checkpoint directory, beside the manifest.
 ALGORITHM_STATE = "algorithm"
+# Beside the checkpoints: the metrics history a resumed job's training curve continues.
+CURVE_HISTORY = "training_curve.csv"
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,13 @@ def _run(
             environments.register(env)
         if before_build is not None:
             before_build()
-        session = _Session(_build_algorithm(config, identity), store, identity)
+        curve = TrainingCurve(
+            contract.output_dir,
+            contract.output_data_dir,
+            store.root / CURVE_HISTORY,
+            f"{identity['algorithm']} on {identity['env']}",
+        )
+        session = _Session(_build_algorithm(config, identity), store, identity, curve)
         if head is not None:
             head.log_placement(session.algo)
         try:
@@ -149,6 +158,7 @@ def _run(
             )
             return summary
         finally:
+            curve.close()
             session.algo.stop()
     finally:
         ray.shutdown()
@@ -164,10 +174,13 @@ def _cluster_resources() -> algorithm_config.Resources:
 class _Session:
     """One built algorithm and the checkpoints it reads and writes."""
 
-    def __init__(self, algo: Any, store: CheckpointStore, identity: dict[str, str]) -> None:
+    def __init__(
+        self, algo: Any, store: CheckpointStore, identity: dict[str, str], curve: TrainingCurve
+    ) -> None:
         self.algo = algo
         self.store = store
         self.identity = identity
+        self.curve = curve
         self.last: IterationMetrics | None = None
 
     def resume(self) -> str | None:
@@ -192,6 +205,7 @@ class _Session:
                         checkpoint.describe(),
                         self.algo.iteration + 1,
                     )
+                    self.curve.resume(int(self.algo.iteration))
                     return checkpoint.path.name
             logger.warning("Checkpoint %s is unusable: %s", checkpoint.describe(), problem)
             problems.append(f"{checkpoint.path.name}: {problem}")
@@ -200,6 +214,7 @@ class _Session:
                 f"no usable checkpoint in {self.store.root} ({'; '.join(problems)}): remove "
                 f"them, or give the job another checkpoint location, to start over"
             )
+        self.curve.resume(0)  # a fresh start: an older run's history is not this one's
         return None
 
     def train(
@@ -215,6 +230,7 @@ class _Session:
         while True:
             metrics = to_metrics(self.algo.train())
             self.last = metrics
+            self.curve.record(metrics)
             elapsed = time.monotonic() - start
             print(metrics_line(metrics), flush=True)
             print(progress_line(metrics, stop, elapsed), flush=True)
