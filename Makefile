@@ -1,10 +1,12 @@
 # Build, run and test the SageMaker RL training images.
 #   make build            build the default image (IMAGE=ray-pytorch-cpu)
 #   make train            run a local training job in it, the way SageMaker does
+#   make train EXAMPLE=…  run one of examples/ (cart-pole, knapsack, mountain-car, ...)
+#   make examples         every example at full length; writes examples/RESULTS.md
 #   make test             the default test suite (unit, in-process training, Docker image)
 #   make test-cuda        build the CUDA variants and check them without a GPU (slow)
 #   make lint             ruff, hadolint on every Dockerfile, matrix drift check
-#   make bench            benchmarks: serving, cluster formation, image size, rebuild time
+#   make bench            benchmarks (time to solve, overheads, serving, cluster, size, rebuild)
 #   make build-all        every image this machine can build (images/matrix.toml)
 #   make generate         regenerate the Dockerfiles from images/matrix.toml
 #   make push REGISTRY=…  tag and push
@@ -51,6 +53,9 @@ HP ?=
 SOURCE_DIR ?=
 PROGRAM ?=
 PYTEST_ARGS ?=
+EXAMPLE ?=
+EXAMPLE_ARGS ?=
+EXAMPLES := $(sort $(patsubst examples/%/run.py,%,$(wildcard examples/*/run.py)))
 
 .PHONY: help
 help:
@@ -101,12 +106,22 @@ build:
 # ---- a local job, SageMaker style: /opt/ml mounted, `train` as the command ----------------
 .PHONY: train
 train: build
+ifneq ($(EXAMPLE),)
+	@test -f examples/$(EXAMPLE)/run.py || { echo "unknown EXAMPLE=$(EXAMPLE); examples: $(EXAMPLES)"; exit 2; }
+	$(PYTHON) examples/$(EXAMPLE)/run.py --image $(IMAGE_REF) $(EXAMPLE_ARGS)
+else
 	@$(PYTHON) tools/local_job.py $(JOB_DIR) $(foreach kv,$(HP),-p $(kv)) \
 	    $(if $(SOURCE_DIR),--source-dir $(SOURCE_DIR)) $(if $(PROGRAM),--program $(PROGRAM))
 	@echo "== training in $(IMAGE_REF); /opt/ml is $(JOB_DIR)"
 	$(DOCKER) run --rm --hostname algo-1 -v $(abspath $(JOB_DIR)):/opt/ml $(IMAGE_REF) train
 	@echo "== model: $(JOB_DIR)/model/ ($$(ls $(JOB_DIR)/model | tr '\n' ' '))"
 	@echo "== checkpoints: $(JOB_DIR)/checkpoints/, metrics: $(JOB_DIR)/output/"
+endif
+
+# Every example at full length (tens of minutes); examples/RESULTS.md records what they showed.
+.PHONY: examples
+examples: build
+	$(PYTHON) examples/run_all.py --image $(IMAGE_REF) $(EXAMPLES)
 
 .PHONY: metric-definitions
 metric-definitions: venv
@@ -138,9 +153,12 @@ lint: venv
 .PHONY: bench
 bench: venv build-all
 	@command -v wrk >/dev/null || { echo "== installing Debian's wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	@rm -f build/bench/figures.jsonl
+	$(VENV)/bin/python bench/training_bench.py $(IMAGE_REF)
 	$(VENV)/bin/python bench/serve_bench.py
 	$(VENV)/bin/python bench/cluster_bench.py $(IMAGE_REF)
 	$(VENV)/bin/python bench/image_bench.py $$($(MATRIX) names --built-here)
+	$(VENV)/bin/python bench/report.py
 
 # ---- release ----------------------------------------------------------------------------
 .PHONY: build-all

@@ -7,13 +7,13 @@ network, SageMaker local-mode style) to the head's "Ray cluster ready" line. Tar
 
 from __future__ import annotations
 
-import json
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from figures import Figure, report
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = str(ROOT / "tools" / "docker")
@@ -96,14 +96,8 @@ def main() -> int:
             times = [once(image, Path(tmp) / str(i), network) for i in range(REPEATS)]
     finally:
         docker("network", "rm", network, check=False)
-    median = statistics.median(times)
-    verdict = "met" if median <= TARGET_S else "MISSED"
-    print(f"\ncluster formation, 2 containers ({REPEATS} runs, median [min-max])")
-    print(
-        f"  {'docker run (both) -> cluster ready (s)':<38} {median:9.2f} "
-        f"[{min(times):.2f}-{max(times):.2f}]  target <= {TARGET_S:g}  {verdict}"
-    )
-    print(json.dumps({"cluster_ready_s": times}))
+    print(f"\ncluster formation, 2 containers ({REPEATS} runs)")
+    report(Figure("two-host cluster: docker run -> ready", "s", times, TARGET_S))
     return 0
 
 

@@ -24,6 +24,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from figures import Figure, report
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TARGET_P50_MS = 2.0
@@ -137,31 +139,15 @@ def main() -> int:
     p99 = [r["p99_us"] / 1000 for r in latency]
     rps = [r["requests"] / (r["duration_us"] / 1e6) for r in load]
     errors = sum(r["errors"] for r in latency + load)
-    rows = [
-        (
-            "p50 latency, 1 connection (ms)",
-            p50,
-            f"<= {TARGET_P50_MS}",
-            statistics.median(p50) <= TARGET_P50_MS,
-        ),
-        ("p99 latency, 1 connection (ms)", p99, "-", None),
-        (
-            "throughput, 32 connections (req/s)",
-            rps,
-            f">= {TARGET_RPS}",
-            statistics.median(rps) >= TARGET_RPS,
-        ),
-    ]
     print(
-        f"\nserve benchmark: {os.cpu_count()} CPUs, {REPEATS} runs of {DURATION_S} s each "
-        f"(median [min-max]), {errors} errors"
+        f"\nserve benchmark: {os.cpu_count()} CPUs, {REPEATS} runs of {DURATION_S} s each, "
+        f"{errors} errors"
     )
-    for name, values, target, met in rows:
-        verdict = "" if met is None else ("met" if met else "MISSED")
-        print(
-            f"  {name:<38} {statistics.median(values):9.2f} [{min(values):.2f}-{max(values):.2f}]"
-            f"  target {target:<8} {verdict}"
-        )
+    report(Figure("serve p50 latency, 1 connection", "ms", p50, TARGET_P50_MS))
+    report(Figure("serve p99 latency, 1 connection", "ms", p99))
+    report(
+        Figure("serve throughput, 32 connections", "req/s", rps, TARGET_RPS, higher_is_better=True)
+    )
     ratio = statistics.median(p50) * 1000 / baseline
     print(f"  {'in-process onnxruntime call (us)':<38} {baseline:9.1f}")
     print(f"  {'p50 over HTTP / in-process':<38} {ratio:9.1f}x")

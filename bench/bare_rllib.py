@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""The baseline for the entrypoint-overhead figure: plain RLlib doing what `train` does for a
+zero-code PPO CartPole job (same algorithm settings, same Ray start), with none of our code.
+Prints `first-iteration` when the first training iteration has returned."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import ray
+from ray.rllib.algorithms.ppo import PPOConfig
+
+# The zero-code job's PPO settings (bench/training_bench.py checks they still match `train`'s).
+settings = json.loads(sys.argv[1])
+
+ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
+config = (
+    PPOConfig()
+    .environment("CartPole-v1")
+    .env_runners(num_env_runners=settings["num_env_runners"])
+    .training(
+        lr=settings["lr"],
+        num_epochs=settings["num_epochs"],
+        minibatch_size=settings["minibatch_size"],
+        train_batch_size_per_learner=settings["train_batch_size_per_learner"],
+    )
+)
+algo = config.build_algo()
+result = algo.train()
+print("first-iteration", result["training_iteration"], flush=True)
+algo.stop()
+ray.shutdown()

@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Training figures, each a comparison measured within this one run:
+
+1. Time to solve CartPole-v1 (PPO, mean return >= 450), `docker run` to model exported, with our
+   zero-code defaults vs. SageMaker's cart-pole Ray example configuration (train batch 25000,
+   20 SGD iterations, minibatch 1000, lr 1e-4) in the same image. Target: ours >= 8x faster.
+2. Container overhead: env steps per second of the same training in the image / in a bare venv.
+   Target >= 0.97.
+3. Entrypoint overhead: process start -> first training iteration, `sagemaker-rl train` minus a
+   bare RLlib script with the same settings (bench/bare_rllib.py). Target <= 1.5 s.
+
+    bench/training_bench.py IMAGE_REF
+Environment: BENCH_SOLVE_REPEATS (2), BENCH_REPEATS (3), BENCH_SOLVE_CAP_S (1500: a run that has
+not solved by then stops, and its time is a lower bound, said so in the output).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from figures import ROOT, Figure, report
+
+DOCKER = str(ROOT / "tools" / "docker")
+VENV_BIN = Path(sys.executable).parent
+SOLVE_REPEATS = int(os.environ.get("BENCH_SOLVE_REPEATS", "2"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+SOLVE_CAP_S = float(os.environ.get("BENCH_SOLVE_CAP_S", "1500"))
+
+SOLVE = {"rl_algorithm": "PPO", "rl_env": "CartPole-v1", "rl_stop_mean_return": 450}
+SAGEMAKER_EXAMPLE = {
+    "rl.training.train_batch_size_per_learner": 25000,
+    "rl.training.num_epochs": 20,
+    "rl.training.minibatch_size": 1000,
+    "rl.training.lr": 0.0001,
+}
+FIXED_WORK = {"rl_algorithm": "PPO", "rl_env": "CartPole-v1", "rl_stop_iterations": 5}
+
+_spec = importlib.util.spec_from_file_location("local_job", ROOT / "tools" / "local_job.py")
+local_job = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(local_job)
+
+
+def layout(root: Path, hyperparameters: dict) -> Path:
+    if root.exists():
+        shutil.rmtree(root)
+    args = [str(root)]
+    for key, value in hyperparameters.items():
+        args += ["-p", f"{key}={json.dumps(value)}"]
+    local_job.main(args)
+    return root
+
+
+def metrics(log: str) -> list[dict[str, float]]:
+    rows = []
+    for line in log.splitlines():
+        if "[rl-metrics]" in line:
+            fields = line.split("[rl-metrics]", 1)[1].split()
+            rows.append({k: float(v) for k, v in (field.split("=", 1) for field in fields)})
+    return rows
+
+
+def in_image(image: str, root: Path) -> tuple[float, str]:
+    """Seconds from `docker run` to the container's exit, and its log."""
+    started = time.monotonic()
+    proc = subprocess.run(
+        [DOCKER, "run", "--rm", "--hostname", "algo-1", "-v", f"{root}:/opt/ml", image, "train"],
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.monotonic() - started
+    if proc.returncode != 0:
+        sys.exit(f"training in {image} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    return elapsed, proc.stdout + proc.stderr
+
+
+def in_venv(root: Path, until: str | None = None) -> tuple[float, str]:
+    """`sagemaker-rl train` in this venv on `root`; seconds to exit (or to the first line
+    containing `until`, after which the job is stopped)."""
+    env = dict(os.environ, SAGEMAKER_BASE_DIR=str(root))
+    return _timed([str(VENV_BIN / "sagemaker-rl"), "train"], env, until)
+
+
+def bare(settings: dict) -> tuple[float, str]:
+    command = [sys.executable, str(ROOT / "bench" / "bare_rllib.py"), json.dumps(settings)]
+    return _timed(command, dict(os.environ), "first-iteration")
+
+
+def _timed(command: list[str], env: dict, until: str | None) -> tuple[float, str]:
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines = []
+    elapsed = None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if until and elapsed is None and until in line:
+            elapsed = time.monotonic() - started
+    proc.wait()
+    log = "".join(lines)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(command[:2])} failed:\n{log[-3000:]}")
+    return (elapsed if elapsed is not None else time.monotonic() - started), log
+
+
+def zero_code_settings() -> dict:
+    """The PPO settings `train` uses for a zero-code CartPole job on this machine."""
+    from sagemaker_rl_container.config import JobConfig
+    from sagemaker_rl_container.ray_rllib import algorithm_config
+
+    job = JobConfig.from_hyperparameters({"rl_algorithm": "PPO", "rl_env": "CartPole-v1"})
+    config = algorithm_config.build(
+        job, algorithm_config.Resources(cpus=os.cpu_count() or 1, gpus=0), "CartPole-v1"
+    )
+    return {
+        "num_env_runners": config.num_env_runners,
+        "lr": config.lr,
+        "num_epochs": config.num_epochs,
+        "minibatch_size": config.minibatch_size,
+        "train_batch_size_per_learner": config.train_batch_size_per_learner,
+    }
+
+
+def time_to_solve(image: str, work: Path) -> None:
+    print(f"\ntime to solve CartPole-v1 (mean return >= 450) in {image}, docker run -> exported")
+    runs: dict[str, list[float]] = {"ours": [], "sagemaker example": []}
+    unsolved: dict[str, int] = {"ours": 0, "sagemaker example": 0}
+    configs = {
+        "ours": {**SOLVE, "rl_stop_seconds": SOLVE_CAP_S},
+        "sagemaker example": {**SOLVE, **SAGEMAKER_EXAMPLE, "rl_stop_seconds": SOLVE_CAP_S},
+    }
+    for attempt in range(SOLVE_REPEATS):
+        for name, hyperparameters in configs.items():
+            root = layout(work / f"solve-{attempt}-{name.replace(' ', '-')}", hyperparameters)
+            seconds, _ = in_image(image, root)
+            training = json.loads((root / "model" / "metadata.json").read_text())["training"]
+            solved = (training["episode_return_mean"] or 0) >= 450
+            unsolved[name] += not solved
+            runs[name].append(seconds)
+            print(
+                f"  {name:<18} run {attempt + 1}: {seconds:7.1f} s, {training['iterations']} "
+                f"iterations, return {training['episode_return_mean']:.1f}"
+                f"{'' if solved else ' (NOT solved: stopped at the time cap)'}",
+                flush=True,
+            )
+    ratio = statistics.median(runs["sagemaker example"]) / statistics.median(runs["ours"])
+    pairs = [
+        theirs / ours for theirs, ours in zip(runs["sagemaker example"], runs["ours"], strict=True)
+    ]
+    notes = [
+        f"ours {statistics.median(runs['ours']):.0f} s, SageMaker example config "
+        f"{statistics.median(runs['sagemaker example']):.0f} s (medians)"
+    ]
+    if unsolved["sagemaker example"]:
+        notes.append(
+            f"{unsolved['sagemaker example']} SageMaker-config run(s) had not solved by the "
+            f"{SOLVE_CAP_S:.0f} s cap: the ratio is a lower bound"
+        )
+    if unsolved["ours"]:
+        notes.append(f"{unsolved['ours']} run(s) of ours did not solve within the cap")
+    report(
+        Figure(
+            "CartPole time to solve, SageMaker example config / ours",
+            "x",
+            pairs,
+            8.0,
+            higher_is_better=True,
+            value_override=ratio,
+            low=min(pairs),
+            high=max(pairs),
+            note="; ".join(notes),
+        )
+    )
+
+
+def container_overhead(image: str, work: Path) -> None:
+    print(f"\ncontainer overhead: env steps/s of the same job ({FIXED_WORK}) in image vs venv")
+    rates: dict[str, list[float]] = {"image": [], "venv": []}
+    for attempt in range(REPEATS):
+        for where in ("venv", "image"):
+            root = layout(work / f"overhead-{attempt}-{where}", FIXED_WORK)
+            _, log = in_image(image, root) if where == "image" else in_venv(root)
+            last = metrics(log)[-1]
+            rates[where].append(last["timesteps_total"] / last["time_total_s"])
+            print(
+                f"  {where:<6} run {attempt + 1}: {rates[where][-1]:8.0f} env steps/s", flush=True
+            )
+    pairs = [image / venv for image, venv in zip(rates["image"], rates["venv"], strict=True)]
+    report(
+        Figure(
+            "container overhead: env steps/s in image / venv",
+            "ratio",
+            pairs,
+            0.97,
+            higher_is_better=True,
+            value_override=statistics.median(rates["image"]) / statistics.median(rates["venv"]),
+            low=min(pairs),
+            high=max(pairs),
+            note=f"image {statistics.median(rates['image']):.0f}, venv "
+            f"{statistics.median(rates['venv']):.0f} env steps/s (medians)",
+        )
+    )
+
+
+def entrypoint_overhead(work: Path) -> None:
+    settings = zero_code_settings()
+    print(f"\nentrypoint overhead: start -> first iteration, train vs bare RLlib ({settings})")
+    times: dict[str, list[float]] = {"train": [], "bare": []}
+    for attempt in range(REPEATS):
+        root = layout(work / f"entrypoint-{attempt}", {**FIXED_WORK, "rl_stop_iterations": 1})
+        seconds, _ = in_venv(root, until="[rl-metrics]")
+        times["train"].append(seconds)
+        seconds, _ = bare(settings)
+        times["bare"].append(seconds)
+        print(
+            f"  run {attempt + 1}: train {times['train'][-1]:.2f} s, "
+            f"bare {times['bare'][-1]:.2f} s",
+            flush=True,
+        )
+    differences = [
+        ours - theirs for ours, theirs in zip(times["train"], times["bare"], strict=True)
+    ]
+    report(
+        Figure(
+            "entrypoint overhead: train - bare RLlib, start -> 1st iteration",
+            "s",
+            differences,
+            1.5,
+            value_override=statistics.median(times["train"]) - statistics.median(times["bare"]),
+            low=min(differences),
+            high=max(differences),
+            note=f"train {statistics.median(times['train']):.2f} s, bare RLlib "
+            f"{statistics.median(times['bare']):.2f} s (medians)",
+        )
+    )
+
+
+def main() -> int:
+    image = sys.argv[1]
+    only = set(sys.argv[2:])
+    work = Path(tempfile.mkdtemp(prefix="training-bench-", dir="/var/tmp"))
+    try:
+        if not only or "entrypoint" in only:
+            entrypoint_overhead(work)
+        if not only or "container" in only:
+            container_overhead(image, work)
+        if not only or "solve" in only:
+            time_to_solve(image, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

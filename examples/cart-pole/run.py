@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Cart-pole with Ray PPO, zero code: hyperparameters only. Solves CartPole-v1 (mean return
+>= 450) and exports the policy (ONNX + checkpoint) into model/."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from local import example, outputs_check
+
+HYPERPARAMETERS = {
+    "rl_algorithm": "PPO",
+    "rl_env": "CartPole-v1",
+    "rl_stop_mean_return": 450,
+    "rl_stop_iterations": 40,  # a bound, should the run go badly
+}
+SHORT = {"rl_stop_iterations": 2}
+
+
+def main() -> int:
+    run = example("cart-pole", __doc__)
+    job = run.train({**HYPERPARAMETERS, **(SHORT if run.short else {})})
+    outputs_check(run, job)
+    if job.succeeded:
+        training = job.training
+        run.figures.update(
+            iterations=training["iterations"],
+            env_steps=training["timesteps"],
+            mean_return=round(training["episode_return_mean"], 1),
+            seconds=round(job.metrics[-1]["time_total_s"], 1),
+        )
+        if not run.short:
+            run.check("mean return >= 450", training["episode_return_mean"] >= 450)
+    return run.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
