@@ -17,8 +17,28 @@ def test_cpus_become_env_runners_and_a_gpu_goes_to_the_learner():
 
 def test_cpu_only_hosts_train_on_cpu():
     config = build(JobConfig(), Resources(cpus=2, gpus=0), "CartPole-v1")
-    assert config.num_env_runners == 1
+    # One remote runner would only take turns with the learner: the driver samples itself.
+    assert config.num_env_runners == 0
     assert config.num_gpus_per_learner == 0
+
+
+def test_zero_code_ppo_starts_from_tuned_defaults_that_overrides_still_beat():
+    config = build(JobConfig(), Resources(cpus=2, gpus=0), "CartPole-v1")
+    assert (config.lr, config.num_epochs, config.train_batch_size_per_learner) == (
+        0.001,
+        10,
+        2000,
+    )
+    job = JobConfig.from_hyperparameters({"rl.training.lr": "0.0001"})
+    config = build(job, Resources(cpus=2, gpus=0), "CartPole-v1")
+    assert (config.lr, config.num_epochs) == (0.0001, 10)
+
+
+def test_other_algorithms_keep_rllib_defaults():
+    from ray.rllib.algorithms.dqn import DQNConfig
+
+    config = build(JobConfig(algorithm="DQN"), Resources(cpus=2, gpus=0), "CartPole-v1")
+    assert config.lr == DQNConfig().lr
 
 
 def test_explicit_choices_win_and_are_checked():
