@@ -17,7 +17,7 @@ SOURCES = Path(__file__).parent / "sources"
 
 @pytest.fixture(scope="module")
 def cartpole_job(tmp_path_factory) -> object:
-    """PPO on CartPole-v1 until the mean return reaches 150 (settings tuned for 2 cores)."""
+    """PPO on CartPole-v1 with the zero-code defaults until the mean return reaches 150."""
     root = make_job(
         tmp_path_factory.mktemp("cartpole"),
         {
@@ -26,9 +26,6 @@ def cartpole_job(tmp_path_factory) -> object:
             "rl_stop_mean_return": "150",
             "rl_stop_iterations": "40",
             "rl_checkpoint_frequency": "5",
-            "rl.training.lr": "0.0003",
-            "rl.training.num_epochs": "10",
-            "rl.env_runners.num_env_runners": "0",
         },
     )
     return run_train(root, timeout=600)
@@ -55,6 +52,17 @@ def test_ppo_cartpole_reaches_150_and_reports_success(cartpole_job):
         assert name in lines[-1]
     assert "Training stopped: mean return" in cartpole_job.log
     assert f"Iteration {len(lines)}: " in cartpole_job.log
+
+
+def test_a_job_leaves_a_training_curve_and_tensorboard_logs(cartpole_job):
+    iterations = len(cartpole_job.metric_lines())
+    data = cartpole_job.root / "output" / "data"
+    assert (data / "training_curve.png").read_bytes()[:4] == b"\x89PNG"
+    rows = (data / "training_curve.csv").read_text().splitlines()
+    assert len(rows) == 1 + iterations
+    assert list((cartpole_job.root / "output" / "tensorboard").glob("events.out.tfevents.*"))
+    # Kept beside the checkpoints, for a resumed job's curve.
+    assert (cartpole_job.root / "checkpoints" / "training_curve.csv").exists()
 
 
 def test_model_dir_holds_onnx_checkpoint_and_metadata(cartpole_job):

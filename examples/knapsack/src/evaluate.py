@@ -39,7 +39,7 @@ def main() -> None:
     seeds = range(10_000, 10_000 + args.episodes)  # items the policy never trained on
 
     def trained(observation: np.ndarray) -> int:
-        return int(policy.predict(observation.tolist()).outputs["actions"])
+        return int(np.asarray(policy.predict(observation.tolist()).outputs["actions"]).flat[0])
 
     rl = [play(env, trained, seed) for seed in seeds]
     baseline = [play(env, lambda _: greedy(env), seed) for seed in seeds]
