@@ -40,22 +40,37 @@ def main() -> int:
     lines = [
         "# Example results",
         "",
-        f"Written by `make examples` on {datetime.date.today()} ({platform.machine()}, "
-        f"{_cpus()} CPUs, image `{args.image}`): each example run at full length, locally.",
+        f"Written by `make examples` ({platform.machine()}, {_cpus()} CPUs, image "
+        f"`{args.image}`; last run {datetime.date.today()}): each example at full length, "
+        f"locally. Figures and checks come from each run's result.json.",
         "",
         "| example | outcome | minutes | figures | checks |",
         "|---|---|---|---|---|",
     ]
+    table = _existing_rows()  # examples not run this time keep their last result
     for name, returncode, minutes, result in rows:
         figures = ", ".join(f"{k} {v}" for k, v in result.get("figures", {}).items())
         checks = ", ".join(
             f"{k}: {'ok' if ok else 'FAILED'}" for k, ok in result.get("checks", {}).items()
         )
         outcome = "passed" if returncode == 0 else f"FAILED (exit {returncode})"
-        lines.append(f"| {name} | {outcome} | {minutes:.1f} | {figures} | {checks} |")
+        table[name] = f"| {name} | {outcome} | {minutes:.1f} | {figures} | {checks} |"
+    lines += [table[name] for name in sorted(table)]
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if all(returncode == 0 for _, returncode, _, _ in rows) else 1
+
+
+def _existing_rows() -> dict[str, str]:
+    results = HERE / "RESULTS.md"
+    if not results.exists():
+        return {}
+    rows = {}
+    for line in results.read_text().splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) > 2 and (HERE / cells[1] / "run.py").exists():
+            rows[cells[1]] = line
+    return rows
 
 
 def _cpus() -> int:

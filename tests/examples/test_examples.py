@@ -64,6 +64,19 @@ def test_knapsack_custom_env_is_scored_against_greedy(image, tmp_path):
     assert metadata["env"] == "knapsack:Knapsack"
 
 
+def test_mountain_car_both_variants_are_judged_in_the_plain_env(image, tmp_path):
+    result = run_example("mountain-car", image, tmp_path)
+    for variant in ("discrete", "continuous"):
+        assert_job_outputs(tmp_path / variant)
+        figures = result["figures"][variant]
+        assert 0.0 <= figures["success_rate"] <= 1.0
+        # The plain env's own reward: random never reaches the flag on MountainCar-v0.
+        if variant == "discrete":
+            assert figures["random_return_mean"] == -200.0
+    metadata = read_json(tmp_path / "continuous" / "model" / "metadata.json")
+    assert metadata["env_config"]["continuous"] is True
+
+
 def test_managed_spot_resumes_with_the_combined_iteration_count(image, tmp_path):
     result = run_example("managed-spot", image, tmp_path)
     figures = result["figures"]
