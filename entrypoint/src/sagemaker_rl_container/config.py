@@ -75,6 +75,16 @@ class JobConfig(BaseModel):
     head_instance_group: str | None = Field(
         None, description="heterogeneous jobs: the instance group whose first host is the head"
     )
+    offline_channel: str | None = Field(
+        None,
+        description="offline algorithms (BC, MARWIL, CQL, IQL): the channel holding the "
+        "recorded dataset to train from; the env is used only for evaluation",
+    )
+    record_dataset: bool = Field(
+        False,
+        description="record every sampled transition into output/data/dataset (Parquet), "
+        "for an offline job's channel",
+    )
     export_onnx: bool | None = Field(
         None, description="ONNX export into model/ (default: for torch policies)"
     )

@@ -10,11 +10,12 @@ from __future__ import annotations
 import importlib.util
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.ray_rllib import overrides
+from sagemaker_rl_container.ray_rllib import offline, overrides
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +76,12 @@ def build(
     rllib_env: Any | None,
     base: Any | None = None,
     check: bool = True,
+    dataset_input: Path | None = None,
+    dataset_output: Path | None = None,
 ) -> Any:
     """The validated AlgorithmConfig. `base` is a script-mode program's config, if any;
-    `check=False` skips the resource check (a cluster's size is not known yet)."""
+    `check=False` skips the resource check (a cluster's size is not known yet);
+    `dataset_input`/`dataset_output`: where an offline job reads, or a job records, its data."""
     if base is None:
         _, config = default_config(job.algorithm)
     else:
@@ -99,6 +103,7 @@ def build(
         _set_resource_defaults(config, resources, job.overrides)
     if job.seed is not None:
         config.debugging(seed=job.seed)
+    offline.configure(config, job.overrides, dataset_input, dataset_output)
     overrides.apply(config, job.overrides)
     if check:
         check_resources(config, resources)

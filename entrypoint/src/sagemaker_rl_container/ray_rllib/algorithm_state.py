@@ -20,6 +20,14 @@ def save(algo: Any, path: Path) -> None:
 
 def restore(algo: Any, path: Path) -> None:
     if algo.config.enable_rl_module_and_learner:
-        algo.restore_from_path(str(path))
+        if algo.env_runner_group is None:
+            # Offline algorithms have no training EnvRunners, and Algorithm.restore_from_path
+            # syncs weights to them unconditionally (RLlib 2.60): restore the state alone;
+            # evaluation EnvRunners get the weights before each evaluation anyway.
+            from ray.rllib.utils.checkpoints import Checkpointable
+
+            Checkpointable.restore_from_path(algo, str(path))
+        else:
+            algo.restore_from_path(str(path))
     else:
         algo.load_checkpoint(str(path))

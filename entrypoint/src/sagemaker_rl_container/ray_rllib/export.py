@@ -28,7 +28,7 @@ import numpy as np
 
 from sagemaker_rl_container import __version__
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.ray_rllib import algorithm_state
+from sagemaker_rl_container.ray_rllib import algorithm_state, offline
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ def export_onnx_policy(
     import torch
     from ray.rllib.core.columns import Columns
 
-    module = algo.get_module()
+    module = offline.policy_module(algo)
     sample = np.stack([obs_space.sample() for _ in range(8)]).astype(np.float32)
     with torch.no_grad():
         probe = module.forward_inference({Columns.OBS: torch.from_numpy(sample)})
@@ -373,7 +373,7 @@ def _check_parity(policy: Any, path: Path, obs_space: gym.Space, outputs: list[s
 
 def _spaces(algo: Any) -> tuple[gym.Space, gym.Space]:
     if algo.config.enable_rl_module_and_learner:
-        module = algo.get_module()
+        module = offline.policy_module(algo)
         return module.observation_space, module.action_space
     policy = algo.get_policy()
     return policy.observation_space, policy.action_space

@@ -22,6 +22,7 @@ from sagemaker_rl_container.ray_rllib import (
     cluster,
     environments,
     export,
+    offline,
 )
 from sagemaker_rl_container.stopping import StopConditions
 from sagemaker_rl_container.training_curve import TrainingCurve
@@ -80,8 +81,17 @@ def _run(
     local = algorithm_config.Resources(cpus=contract.num_cpus, gpus=contract.num_gpus)
     env = _resolve_env(job, base_config)
     rllib_env = env.rllib_env if env else None
+    algorithm = (
+        job.algorithm if base_config is None else algorithm_config.algorithm_name(base_config)
+    )
+    datasets = {
+        "dataset_input": offline.input_dir(contract, job, algorithm),
+        "dataset_output": offline.record_dir(contract, job),
+    }
     # Validate everything before Ray starts; a cluster's resources are known once it formed.
-    config = algorithm_config.build(job, local, rllib_env, base_config, check=head is None)
+    config = algorithm_config.build(
+        job, local, rllib_env, base_config, check=head is None, **datasets
+    )
     stop = _stop_conditions(job, env)
     store = CheckpointStore(contract.checkpoint_dir, keep=job.checkpoint_keep)
     store.remove_partials()
@@ -96,7 +106,7 @@ def _run(
         if head is not None:
             head.start()
             config = algorithm_config.build(
-                job, _cluster_resources(), rllib_env, base_config, check=True
+                job, _cluster_resources(), rllib_env, base_config, check=True, **datasets
             )
         else:
             _init_ray(contract)
@@ -109,6 +119,15 @@ def _run(
             stop.describe(),
             store.root,
         )
+        if datasets["dataset_input"] is not None:
+            logger.info(
+                "Training from the offline dataset in %s (%d Parquet files); the env only "
+                "evaluates the policy",
+                datasets["dataset_input"],
+                sum(1 for _ in datasets["dataset_input"].rglob("*.parquet")),
+            )
+        if datasets["dataset_output"] is not None:
+            logger.info("Recording every sampled transition into %s", datasets["dataset_output"])
         signals.install()
         if env is not None:
             environments.register(env)
@@ -273,6 +292,9 @@ class _Session:
 def to_metrics(result: dict[str, Any]) -> IterationMetrics:
     """Map an RLlib result dict (new or old API stack) to the metrics every image logs."""
     runners = result.get("env_runners", {})
+    if "episode_return_mean" not in runners and "evaluation" in result:
+        # Offline algorithms sample nothing: their returns come from evaluation in the env.
+        runners = {**runners, **result["evaluation"].get("env_runners", {})}
     learner = result.get("learners", {}).get("default_policy", {})
     if not learner:  # old API stack
         learner = result.get("info", {}).get("learner", {}).get("default_policy", {})
