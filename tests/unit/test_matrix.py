@@ -74,7 +74,7 @@ def test_labels_and_dockerfile_carry_the_versions(name):
     assert f'ai.sagemaker-rl.framework-version="{image["framework_version"]}"' in text
     if image["processor"] == "cuda":
         assert "NVIDIA_VISIBLE_DEVICES=all" in text
-    if image["framework"] == "tensorflow":
+    if image["framework"] == "tensorflow" and image["toolkit"] == "ray":
         assert "TF_USE_LEGACY_KERAS=1" in text
 
 
