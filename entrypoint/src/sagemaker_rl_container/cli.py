@@ -53,6 +53,11 @@ def train() -> int:
         trainer.train()
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
+        # sagemaker-training 4.9 (Coach images) exits 0 after an OSError without errno,
+        # having written output/failure: a job that failed never exits 0.
+        output = root / "output"
+        if code == 0 and (output / "failure").exists() and not (output / "success").exists():
+            code = 1
         # A job stopped by SIGTERM ends like a process killed by it, whatever the trainer said.
         return 128 + 15 if signals.requested() and code != 0 else code
     return 0

@@ -101,6 +101,17 @@ def apply_overrides(graph_manager: Any, config: CoachConfig) -> None:
         logger.info("Override %s = %r", item.key, value)
 
 
+def set_framework(graph_manager: Any) -> None:
+    """Every network of the preset on the image's framework, as `coach -f` does."""
+    from rl_coach.base_parameters import Frameworks
+
+    chosen = Frameworks.tensorflow if framework() == "tensorflow" else Frameworks.mxnet
+    agents = getattr(graph_manager, "agents_params", None) or [graph_manager.agent_params]
+    for agent_params in agents:
+        for network_parameters in agent_params.network_wrappers.values():
+            network_parameters.framework = chosen
+
+
 def check_level(graph_manager: Any) -> None:
     """A custom gym environment (`module:Class` level) must import from the source directory:
     say so in one line instead of Coach's traceback."""
@@ -437,6 +448,7 @@ def run(contract: TrainingContract, config: CoachConfig) -> Summary:
     source = source_dir.prepare(contract)  # importable: the preset's own modules, `module:Class`
     install_compat()
     graph_manager = load_preset(config.preset, source)
+    set_framework(graph_manager)
     apply_overrides(graph_manager, config)
     point_dataset(graph_manager, contract, config)
     check_level(graph_manager)
