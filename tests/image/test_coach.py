@@ -52,6 +52,10 @@ def test_clipped_ppo_reaches_its_evaluation_target_and_exports(coach_image, tmp_
     assert meta["toolkit"] == "coach" and meta["framework"] == framework
     assert meta["versions"]["rl-coach-slim"] == "1.0.0"
     assert meta["versions"]["python"].startswith("3.9")
+    # The preset normalizes observations before the network: the export says how.
+    (normalization,) = meta["pre_network_filters"]["observation"]
+    assert normalization["type"] == "ObservationNormalizationFilter"
+    assert len(normalization["mean"]) == len(normalization["std"]) == 4
     assert any((root / "checkpoints").glob("checkpoint-*/checkpoint.json"))
     observations = [[random.uniform(-0.1, 0.1) for _ in range(4)] for _ in range(8)]
     answers = reload_and_answer(image, root / "model", framework, observations)

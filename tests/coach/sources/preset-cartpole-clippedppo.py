@@ -12,7 +12,7 @@ from rl_coach.graph_managers.graph_manager import ScheduleParameters
 from rl_coach.schedules import LinearSchedule
 
 schedule_params = ScheduleParameters()
-schedule_params.improve_steps = TrainingSteps(10000)
+schedule_params.improve_steps = TrainingSteps(60000)  # an upper bound: the job stops at 195
 schedule_params.steps_between_evaluation_periods = EnvironmentSteps(2048)
 schedule_params.evaluation_steps = EnvironmentEpisodes(5)
 schedule_params.heatup_steps = EnvironmentSteps(0)

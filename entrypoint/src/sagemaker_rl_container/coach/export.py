@@ -50,12 +50,34 @@ def export(graph_manager: Any, model_dir: Path, config: CoachConfig) -> list[str
         "agent": type(agent).__name__,
         "framework": framework(),
         **details,
+        "pre_network_filters": pre_network_filters(agent),
         "versions": _versions(),
     }
     (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
     exported = sorted(path.name for path in model_dir.iterdir())
     logger.info("Model exported to %s: %s", model_dir, ", ".join(exported))
     return exported
+
+
+def pre_network_filters(agent: Any) -> dict[str, list[dict[str, Any]]]:
+    """The preset's observation filters, which the exported graph does not contain. For
+    normalization filters, their state: feed the model clip((x - mean) / std, *clip)."""
+    chain = getattr(getattr(agent, "pre_network_filter", None), "observation_filters", None) or {}
+    described: dict[str, list[dict[str, Any]]] = {}
+    for observation, filters in chain.items():
+        described[observation] = []
+        for name, item in filters.items():
+            entry: dict[str, Any] = {"name": name, "type": type(item).__name__}
+            stats = getattr(item, "running_observation_stats", None)
+            if stats is not None:
+                try:
+                    entry["mean"] = [float(v) for v in stats.mean]
+                    entry["std"] = [float(v) for v in stats.std]
+                    entry["clip"] = [float(item.clip_min), float(item.clip_max)]
+                except Exception as error:  # TF-session-backed stats, shapes: report, go on
+                    logger.warning("Filter %s state not exported: %s", name, error)
+            described[observation].append(entry)
+    return described
 
 
 def _input_names(agent: Any, available: list[str]) -> list[str]:

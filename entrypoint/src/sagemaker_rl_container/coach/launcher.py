@@ -449,6 +449,10 @@ def run(contract: TrainingContract, config: CoachConfig) -> Summary:
     install_compat()
     graph_manager = load_preset(config.preset, source)
     set_framework(graph_manager)
+    if framework() == "mxnet":
+        from sagemaker_rl_container.coach import mxnet_compat
+
+        mxnet_compat.adapt(graph_manager)
     apply_overrides(graph_manager, config)
     point_dataset(graph_manager, contract, config)
     check_level(graph_manager)
