@@ -226,3 +226,28 @@ def test_resume_after_sigterm_continues_from_the_checkpoint(coach_image, tmp_pat
     assert int(metrics[0]["iteration"]) == stopped_at["iteration"] + 1
     assert int(metrics[0]["timesteps_total"]) > stopped_at["train_counters"]["EnvironmentSteps"]
     assert int(metrics[-1]["timesteps_total"]) >= 5000
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "failure"),
+    [
+        (
+            {"rl_seed": "1"},
+            "no preset: set the RLCOACH_PRESET hyperparameter to a preset file of your source directory",
+        ),
+        (
+            {"RLCOACH_PRESET": "nope"},
+            "RLCOACH_PRESET='nope': no nope.py in the source directory (knapsack_env, preset-cartpole-clippedppo,",
+        ),
+        (
+            {"RLCOACH_PRESET": "preset-cartpole-dqn", "rl.agent_params.algorithm.discont": "0.9"},
+            "hyperparameter rl.agent_params.algorithm.discont: graph_manager.agent_params.algorithm (DQNAlgorithmParameters) has no attribute 'discont' (did you mean discount?)",
+        ),
+    ],
+)
+def test_bad_input_fails_with_one_line(coach_image, tmp_path, hyperparameters, failure):
+    _, image = coach_image
+    root = make_job(tmp_path / "job", hyperparameters, source_dir=SOURCES)
+    result = run_job(image, root, timeout=300)
+    assert result.returncode == 1
+    assert result.failure.startswith(failure) and "\n" not in result.failure
