@@ -39,7 +39,9 @@ DEV_TORCH := $(shell $(MATRIX) get $(DEV_IMAGE) torch)
 # The public base a user pulls. Where no registry is reachable, `make build` builds a local
 # stand-in with debootstrap (tools/stand-in-base.sh) and says so.
 BASE_IMAGE ?= $(shell $(MATRIX) get $(IMAGE) base_image)
-STAND_IN_BASE := local/stand-in-python:3.11-bookworm
+# The stand-in matches the base's Python and Debian release (e.g. 3.9-bullseye for Coach).
+STAND_IN_BASE := $(shell $(MATRIX) get $(IMAGE) stand_in_base)
+STAND_IN_SUITE := $(shell $(MATRIX) get $(IMAGE) debian_suite)
 # Offline wheels (e.g. torch's CPU build) for builds and the dev venv; defaults to pip's own
 # find-links setting. When it holds torch, PyTorch's index is not consulted.
 WHEELHOUSE ?= $(firstword $(PIP_FIND_LINKS) $(shell pip config get global.find-links 2>/dev/null))
@@ -79,7 +81,7 @@ venv: $(VENV)/.installed
 # ---- images -----------------------------------------------------------------------------
 .PHONY: base-image
 base-image:
-	@if [ "$(BASE_IMAGE)" = "$(STAND_IN_BASE)" ]; then tools/stand-in-base.sh $(STAND_IN_BASE); fi
+	@if [ "$(BASE_IMAGE)" = "$(STAND_IN_BASE)" ]; then tools/stand-in-base.sh $(STAND_IN_BASE) $(STAND_IN_SUITE); fi
 
 .PHONY: build
 build: RESOLVED_BASE = $(shell $(DOCKER) image inspect $(BASE_IMAGE) >/dev/null 2>&1 \
@@ -87,7 +89,7 @@ build: RESOLVED_BASE = $(shell $(DOCKER) image inspect $(BASE_IMAGE) >/dev/null 
 build:
 	@if [ "$(RESOLVED_BASE)" != "$(BASE_IMAGE)" ]; then \
 	    echo "== $(BASE_IMAGE) cannot be pulled here: building on the local stand-in $(STAND_IN_BASE)"; \
-	    tools/stand-in-base.sh $(STAND_IN_BASE); fi
+	    tools/stand-in-base.sh $(STAND_IN_BASE) $(STAND_IN_SUITE); fi
 	@find wheelhouse -name '*.whl' -delete
 	@# Only a CPU-torch image may see the CPU wheel: `torch==2.13.0` would match `2.13.0+cpu` too.
 	@if [ -n "$(WHEELHOUSE)" ] && [ -n "$(findstring +cpu,$(IMAGE_TORCH))" ] \

@@ -29,11 +29,11 @@ def matrix(name: str, field: str) -> str:
     return run(sys.executable, str(ROOT / "tools" / "matrix.py"), "get", name, field)
 
 
-def base_of(ref: str) -> str:
+def base_of(ref: str, name: str) -> str:
     """The base the image was built on (make build may have used the local stand-in)."""
     history = run(DOCKER, "image", "inspect", "-f", "{{json .RootFS.Layers}}", ref)
     layers = json.loads(history)
-    for candidate in ("python:3.11-slim-bookworm", "local/stand-in-python:3.11-bookworm"):
+    for candidate in (matrix(name, "base_image"), matrix(name, "stand_in_base")):
         try:
             base_layers = json.loads(
                 run(DOCKER, "image", "inspect", "-f", "{{json .RootFS.Layers}}", candidate)
@@ -54,7 +54,7 @@ def main() -> int:
     print("\nimage size vs floor (base image + /opt/venv)")
     for name in names:
         ref = "sagemaker-rl:" + matrix(name, "tag")
-        base = base_of(ref)
+        base = base_of(ref, name)
         venv = int(
             run(DOCKER, "run", "--rm", "--entrypoint", "du", ref, "-sb", "/opt/venv").split()[0]
         )

@@ -158,6 +158,15 @@ DOCKER = str(ROOT / "tools" / "docker")
 STAND_IN_BASE = "local/stand-in-python:3.11-bookworm"
 
 
+def matrix_get(name: str, field: str) -> str:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "matrix.py"), "get", name, field],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
         [DOCKER, *args], capture_output=True, text=True, timeout=timeout, check=check
@@ -165,12 +174,16 @@ def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.C
 
 
 def build_image(name: str) -> str:
-    """Build an image of the matrix from the stand-in base, as `make build` does."""
+    """Build an image of the matrix from the stand-in base (the row's Python and Debian
+    release), as `make build` does."""
+    stand_in = matrix_get(name, "stand_in_base")
     subprocess.run(
-        [str(ROOT / "tools" / "stand-in-base.sh"), STAND_IN_BASE], check=True, timeout=600
+        [str(ROOT / "tools" / "stand-in-base.sh"), stand_in, matrix_get(name, "debian_suite")],
+        check=True,
+        timeout=600,
     )
     build = subprocess.run(
-        ["make", "-C", str(ROOT), "build", f"IMAGE={name}", f"BASE_IMAGE={STAND_IN_BASE}"],
+        ["make", "-C", str(ROOT), "build", f"IMAGE={name}", f"BASE_IMAGE={stand_in}"],
         capture_output=True,
         text=True,
         timeout=1500,

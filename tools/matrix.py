@@ -3,6 +3,7 @@
 
     tools/matrix.py names [--built-here]      image names, one per line
     tools/matrix.py get NAME FIELD            dockerfile | lock | tag | tags | base_image |
+                                              debian_suite | stand_in_base |
                                               torch_index_url | built_here | labels
     tools/matrix.py generate [--check]        write (or compare) every image's Dockerfile
     tools/matrix.py lock NAME [--find-links DIR]
@@ -19,9 +20,13 @@ import argparse
 import json
 import os
 import re
+import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import tomllib
@@ -36,13 +41,19 @@ FRAMEWORK_TAG = {"pytorch": "torch", "tensorflow": "tf", "mxnet": "mxnet"}
 def load() -> dict[str, dict]:
     data = tomllib.loads(MATRIX.read_text())
     defaults = data["defaults"]
+    # Per-toolkit defaults (e.g. Coach's Python and packages) override the global ones.
+    toolkit_defaults = data.get("toolkit_defaults", {})
     images = {}
     for entry in data["image"]:
-        image = {**defaults, **entry}
+        image = {**defaults, **toolkit_defaults.get(entry["toolkit"], {}), **entry}
         directory = Path("images") / image["toolkit"] / image["framework"] / image["processor"]
         image["dockerfile"] = str(directory / "Dockerfile")
         image["lock"] = str(directory / "requirements.lock.txt")
         image["tag"] = tags(image)[0]
+        # The Debian release the public base is built on (python:3.9-slim-bullseye: bullseye),
+        # and the local debootstrap stand-in used where that base cannot be pulled.
+        image["debian_suite"] = image["base_image"].rsplit("-", 1)[-1]
+        image["stand_in_base"] = f"local/stand-in-python:{image['python']}-{image['debian_suite']}"
         images[image["name"]] = image
     return images
 
@@ -128,6 +139,57 @@ def generate(check: bool) -> int:
     return 0
 
 
+def python_for(version: str) -> str:
+    """An interpreter of Python `version` (X.Y): this one, `pythonX.Y` on PATH, or pyenv's."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        return sys.executable
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = [str(path) for path in sorted(pyenv.glob(f"{version}.*/bin/python{version}"))]
+    candidates += [found] if (found := shutil.which(f"python{version}")) else []
+    for candidate in reversed(candidates):
+        # A pyenv shim on PATH exists but may not run: try each.
+        if subprocess.run([candidate, "-c", ""], capture_output=True).returncode == 0:
+            return candidate
+    raise SystemExit(f"lock: no Python {version} here (PATH or pyenv) to resolve for")
+
+
+def _pypi_hashes(item: dict) -> list[str]:
+    """The sha256 of the file pip picked, plus, for PyPI packages, those of the version's other
+    Linux x86_64 files and sdist: the image's glibc (e.g. bullseye's 2.31) may need an older
+    manylinux wheel than the one this machine's pip chose (as pip-compile --generate-hashes)."""
+    archive = item["download_info"].get("archive_info", {})
+    hashes = archive.get("hashes") or dict([archive.get("hash", "=").split("=", 1)])
+    url = item["download_info"]["url"]
+    if not url.startswith("http"):
+        return []
+    chosen = [hashes["sha256"]] if "sha256" in hashes else []
+    if "files.pythonhosted.org" not in url:
+        return chosen
+    meta = item["metadata"]
+    context = ssl.create_default_context(cafile=os.environ.get("PIP_CERT") or None)
+    request = urllib.request.Request(
+        f"https://pypi.org/simple/{meta['name']}/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},  # PEP 691, as pip asks
+    )
+    with urllib.request.urlopen(request, timeout=60, context=context) as response:
+        files = json.load(response)["files"]
+    version = meta["version"]
+    others = [
+        file["hashes"]["sha256"]
+        for file in files
+        if "sha256" in file["hashes"]
+        and (
+            file["filename"].endswith((f"-{version}.tar.gz", f"-{version}.zip"))
+            or (
+                f"-{version}-" in file["filename"]
+                and file["filename"].endswith(("-any.whl", "x86_64.whl"))
+                and "linux" in file["filename"] + "-any"
+            )
+        )
+    ]
+    return chosen + sorted(set(others) - set(chosen))
+
+
 def lock(name: str, find_links: str | None, upgrade: bool = False) -> int:
     """Resolve with pip's dry-run report: exact versions and the hashes the index publishes.
 
@@ -143,10 +205,11 @@ def lock(name: str, find_links: str | None, upgrade: bool = False) -> int:
             # torch is installed first and separately; its own dependencies are locked here.
             requirements_in.write_text(requirements_in.read_text() + image["torch"] + "\n")
         report = Path(tmp) / "report.json"
-        # Resolved for this interpreter and platform: run it with the image's Python on Linux
-        # x86_64. Isolated from pip's configuration so no local index or wheel sneaks in.
+        # Resolved for the image's Python (an interpreter of that version on this machine) and
+        # platform: run it on Linux x86_64. Isolated from pip's configuration so no local index
+        # or wheel sneaks in.
         command = [
-            sys.executable,
+            python_for(image["python"]),
             "-m",
             "pip",
             "--isolated",
@@ -177,16 +240,18 @@ def lock(name: str, find_links: str | None, upgrade: bool = False) -> int:
         installs = json.loads(report.read_text())["install"]
     lines = [
         f"# Generated by `tools/matrix.py lock {name}` from images/matrix.toml: every package",
-        "# the image installs besides torch, at an exact version, with the index's sha256.",
+        "# the image installs besides torch and Coach, at an exact version, with the index's",
+        "# sha256 of every Linux x86_64 file of that version.",
     ]
-    for item in sorted(installs, key=lambda i: i["metadata"]["name"].lower()):
+    items = [i for i in installs if i["metadata"]["name"].lower() != "torch"]
+    with ThreadPoolExecutor(8) as pool:
+        all_hashes = list(pool.map(_pypi_hashes, items))
+    for item, hashes in sorted(
+        zip(items, all_hashes, strict=True), key=lambda pair: pair[0]["metadata"]["name"].lower()
+    ):
         meta = item["metadata"]
-        if meta["name"].lower() == "torch":
-            continue
-        hashes = item["download_info"].get("archive_info", {}).get("hashes", {})
         line = f"{meta['name']}=={meta['version']}"
-        if "sha256" in hashes and item["download_info"]["url"].startswith("http"):
-            line += f" \\\n    --hash=sha256:{hashes['sha256']}"
+        line += "".join(f" \\\n    --hash=sha256:{digest}" for digest in hashes)
         lines.append(line)
     path = ROOT / image["lock"]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from conftest import QUICK_PPO, build_image, docker, make_job, run_job
+from conftest import QUICK_PPO, ROOT, build_image, docker, make_job, run_job
 
 pytestmark = [pytest.mark.docker, pytest.mark.cuda_build]
 
@@ -58,3 +58,27 @@ def test_tensorflow_cuda_image_builds_and_imports():
         "import tensorflow as tf; print(tf.__version__, tf.test.is_built_with_cuda())",
     ).stdout
     assert out.strip().splitlines()[-1] == "2.21.0 True"
+
+
+def test_coach_tensorflow_cuda_image_builds_and_trains_on_cpu(tmp_path):
+    """coach-mxnet-cuda is not built here: MXNet 1.5.1's CUDA build needs CUDA 10.1's
+    libraries from its base image (see README)."""
+    image = build_image("coach-tensorflow-cuda")
+    out = docker(
+        "run",
+        "--rm",
+        "--entrypoint",
+        "python",
+        image,
+        "-c",
+        "import tensorflow as tf; print(tf.__version__, tf.test.is_built_with_cuda())",
+    ).stdout
+    assert out.strip().splitlines()[-1] == "2.15.1 True"
+    root = make_job(
+        tmp_path / "job",
+        {"RLCOACH_PRESET": "preset-knapsack-clippedppo"},
+        source_dir=ROOT / "tests" / "coach" / "sources",
+    )
+    result = run_job(image, root)
+    assert result.returncode == 0, result.log[-3000:]
+    assert (root / "model" / "1" / "saved_model.pb").exists()

@@ -42,6 +42,10 @@ def test_every_toolkit_framework_processor_combination_is_listed():
         ("ray", "pytorch", "cuda"),
         ("ray", "tensorflow", "cpu"),
         ("ray", "tensorflow", "cuda"),
+        ("coach", "tensorflow", "cpu"),
+        ("coach", "tensorflow", "cuda"),
+        ("coach", "mxnet", "cpu"),
+        ("coach", "mxnet", "cuda"),
     } <= combos
 
 
@@ -53,6 +57,8 @@ def test_tag_scheme():
     ]
     assert matrix.tags(IMAGES["ray-tensorflow-cuda"])[0] == "ray2.60-tf2.21-cu129-py311"
     assert matrix.tags(IMAGES["ray-pytorch-cuda"])[0] == "ray2.60-torch2.13-cu130-py311"
+    assert matrix.tags(IMAGES["coach-tensorflow-cpu"])[0] == "coach1.0-tf2.15-cpu-py39"
+    assert matrix.tags(IMAGES["coach-mxnet-cuda"])[0] == "coach1.0-mxnet1.5-cu101-py39"
     pattern = re.compile(r"^[a-z]+\d+\.\d+-[a-z]+\d+\.\d+-(cpu|cu\d+)-py\d+$")
     assert all(pattern.match(image["tag"]) for image in IMAGES.values())
 
@@ -68,7 +74,7 @@ def test_labels_and_dockerfile_carry_the_versions(name):
     assert f'ai.sagemaker-rl.framework-version="{image["framework_version"]}"' in text
     if image["processor"] == "cuda":
         assert "NVIDIA_VISIBLE_DEVICES=all" in text
-    if image["framework"] == "tensorflow":
+    if image["framework"] == "tensorflow" and image["toolkit"] == "ray":
         assert "TF_USE_LEGACY_KERAS=1" in text
 
 
@@ -79,10 +85,19 @@ def test_locks_pin_exact_versions_with_hashes(name):
     assert requirements
     for line in requirements:
         assert re.match(r"^[A-Za-z0-9_.\-\[\]]+==[^ ]+ \\$", line), line
-    assert lock.count("--hash=sha256:") == len(requirements)
+    # Every requirement carries at least one hash (PyPI packages: every Linux x86_64 file of
+    # the version, as the image's glibc may need another wheel than the resolving machine).
+    assert lock.count("--hash=sha256:") >= len(requirements)
+    for requirement in requirements:
+        following = lock.split(requirement, 1)[1].split("\n")[1]
+        assert following.strip().startswith("--hash=sha256:"), requirement
     # The framework itself is locked (torch is installed on its own, pinned in the matrix).
-    framework = {"tensorflow": "tensorflow==", "pytorch": "sympy=="}[IMAGES[name]["framework"]]
-    assert framework in lock
+    framework = {
+        "tensorflow": ("\ntensorflow==", "\ntensorflow-cpu=="),
+        "pytorch": ("\nsympy==",),
+        "mxnet": ("\nmxnet==", "\nmxnet-cu101=="),
+    }[IMAGES[name]["framework"]]
+    assert any(line in lock for line in framework)
 
 
 def test_makefile_reads_the_matrix():
@@ -98,3 +113,19 @@ def test_makefile_reads_the_matrix():
         ["make", "-n", "build", "IMAGE=nope"], cwd=ROOT, capture_output=True, text=True
     )
     assert bad.returncode != 0 and "unknown IMAGE=nope" in bad.stderr
+
+
+def test_coach_rows_take_their_python_and_base_from_the_toolkit_defaults():
+    for name in ("coach-tensorflow-cpu", "coach-mxnet-cpu"):
+        image = IMAGES[name]
+        assert image["python"] == "3.9" and image["base_image"] == "python:3.9-slim-bullseye"
+        assert image["stand_in_base"] == "local/stand-in-python:3.9-bullseye"
+        assert image["debian_suite"] == "bullseye"
+        text = (ROOT / image["dockerfile"]).read_text()
+        assert "SAGEMAKER_RL_TOOLKIT=coach" in text
+        assert "rl-coach-slim==1.0.0 --hash=sha256:" in text
+    assert IMAGES["ray-pytorch-cpu"]["stand_in_base"] == "local/stand-in-python:3.11-bookworm"
+    out = subprocess.run(
+        ["make", "-n", "build", "IMAGE=coach-mxnet-cpu"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert "tools/stand-in-base.sh local/stand-in-python:3.9-bullseye bullseye" in out.stdout

@@ -53,6 +53,11 @@ def train() -> int:
         trainer.train()
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
+        # sagemaker-training 4.9 (Coach images) exits 0 after an OSError without errno,
+        # having written output/failure: a job that failed never exits 0.
+        output = root / "output"
+        if code == 0 and (output / "failure").exists() and not (output / "success").exists():
+            code = 1
         # A job stopped by SIGTERM ends like a process killed by it, whatever the trainer said.
         return 128 + 15 if signals.requested() and code != 0 else code
     return 0
@@ -82,6 +87,19 @@ def main(argv: list[str] | None = None) -> None:
         from sagemaker_rl_container.metrics import metric_definitions_json
 
         print(metric_definitions_json())
+    elif args.command == "hyperparameters" and os.environ.get("SAGEMAKER_RL_TOOLKIT") == "coach":
+        from sagemaker_rl_container.coach.config import PRESET_KEY, CoachConfig
+
+        for name, field in CoachConfig.model_fields.items():
+            if name == "overrides":
+                continue
+            key = PRESET_KEY if name == "preset" else f"rl_{name}"
+            default = "required" if field.is_required() else repr(field.get_default())
+            print(f"{key:<26} default {default:<14} {field.description}")
+        print(
+            "rl.<path>[:<Type>]         any preset attribute, "
+            "e.g. rl.agent_params.algorithm.discount=0.9"
+        )
     elif args.command == "hyperparameters":
         from sagemaker_rl_container.config import JobConfig
 

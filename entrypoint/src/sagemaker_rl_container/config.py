@@ -8,6 +8,9 @@ Two families of keys are ours:
 Anything else is the user's own (their script or environment may read it) and is left alone.
 Values arrive as strings, JSON-encoded or not; sagemaker-training decodes the JSON ones, and
 pydantic's lax mode converts the rest ("10" -> 10, "true" -> True).
+
+Annotations are `Optional[...]`, not `X | None`: pydantic evaluates them at runtime, and the Coach
+images run Python 3.9.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
 
 from pydantic import (
     BaseModel,
@@ -49,33 +52,33 @@ class JobConfig(BaseModel):
     env_config: dict[str, Any] = Field(
         default_factory=dict, description="JSON object passed to the environment's constructor"
     )
-    framework: str | None = Field(
+    framework: Optional[str] = Field(
         None, description="torch, tf or tf2; default: torch if the image has it, else tf"
     )
-    stop_iterations: PositiveInt | None = Field(
+    stop_iterations: Optional[PositiveInt] = Field(
         None, description="stop after this many training iterations (counted across restarts)"
     )
-    stop_timesteps: PositiveInt | None = Field(
+    stop_timesteps: Optional[PositiveInt] = Field(
         None, description="stop once this many env steps were sampled (counted across restarts)"
     )
-    stop_mean_return: float | None = Field(
+    stop_mean_return: Optional[float] = Field(
         None, description="stop once the mean episode return reaches this value"
     )
-    stop_seconds: PositiveFloat | None = Field(
+    stop_seconds: Optional[PositiveFloat] = Field(
         None, description="stop after this many seconds of training in this container run"
     )
     checkpoint_frequency: NonNegativeInt = Field(
         10, description="checkpoint every N iterations (0: only at the end and on SIGTERM)"
     )
     checkpoint_keep: PositiveInt = Field(3, description="how many checkpoints to keep")
-    seed: int | None = Field(None, description="random seed for the toolkit")
+    seed: Optional[int] = Field(None, description="random seed for the toolkit")
     cluster_timeout: PositiveFloat = Field(
         300, description="multi-host jobs: seconds to wait for every host to join the cluster"
     )
-    head_instance_group: str | None = Field(
+    head_instance_group: Optional[str] = Field(
         None, description="heterogeneous jobs: the instance group whose first host is the head"
     )
-    offline_channel: str | None = Field(
+    offline_channel: Optional[str] = Field(
         None,
         description="offline algorithms (BC, MARWIL, CQL, IQL): the channel holding the "
         "recorded dataset to train from; the env is used only for evaluation",
@@ -85,7 +88,7 @@ class JobConfig(BaseModel):
         description="record every sampled transition into output/data/dataset (Parquet), "
         "for an offline job's channel",
     )
-    export_onnx: bool | None = Field(
+    export_onnx: Optional[bool] = Field(
         None, description="ONNX export into model/ (default: for torch policies)"
     )
     overrides: dict[str, Any] = Field(

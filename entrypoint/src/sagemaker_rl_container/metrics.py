@@ -39,6 +39,19 @@ LOSS_METRICS = (
     "entropy",
     "mean_kl_loss",
 )
+# Logged by launchers that evaluate separately from training (Coach's evaluation periods) or
+# estimate returns off-policy (Coach's batch RL: inverse propensity scoring, direct method,
+# doubly robust, sequential doubly robust, weighted importance sampling).
+EVALUATION_METRICS = (
+    "evaluation_return_mean",
+    "evaluation_episodes",
+    "ope_ips",
+    "ope_dm",
+    "ope_dr",
+    "ope_seq_dr",
+    "ope_wis",
+)
+OPTIONAL_METRICS = LOSS_METRICS + EVALUATION_METRICS
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,7 @@ class IterationMetrics:
     episode_len_mean: float
     time_this_iter_s: float
     time_total_s: float
+    # Loss and evaluation figures, by the names in OPTIONAL_METRICS (others are not logged).
     losses: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -68,7 +82,7 @@ class IterationMetrics:
             "time_this_iter_s": self.time_this_iter_s,
             "time_total_s": self.time_total_s,
         }
-        values.update({name: self.losses[name] for name in LOSS_METRICS if name in self.losses})
+        values.update({name: self.losses[name] for name in OPTIONAL_METRICS if name in self.losses})
         return values
 
 
@@ -87,7 +101,9 @@ def metrics_line(metrics: IterationMetrics) -> str:
 
 def metric_definitions() -> list[dict[str, str]]:
     """SageMaker `MetricDefinitions` for every metric the launchers log."""
-    return [{"Name": name, "Regex": f"{name}=({NUMBER})"} for name in CORE_METRICS + LOSS_METRICS]
+    return [
+        {"Name": name, "Regex": f"{name}=({NUMBER})"} for name in CORE_METRICS + OPTIONAL_METRICS
+    ]
 
 
 def metric_definitions_json() -> str:

@@ -13,11 +13,11 @@ import signal
 from sagemaker_rl_container import script_mode, source_dir
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
-from sagemaker_rl_container.errors import TrainingInterrupted
+from sagemaker_rl_container.errors import TrainingInterrupted, UserError
 
 logger = logging.getLogger("sagemaker_rl_container")
 
-# Which toolkit this image runs; each image sets it (only Ray is implemented so far).
+# Which toolkit this image runs; each image sets it: "ray" or "coach".
 TOOLKIT_ENV = "SAGEMAKER_RL_TOOLKIT"
 
 
@@ -25,6 +25,9 @@ def main() -> None:
     contract = TrainingContract.from_environment()
     contract.ensure_output_dirs()
     toolkit = os.environ.get(TOOLKIT_ENV, "ray")
+    if toolkit == "coach":
+        _run_coach(contract)
+        return
     if toolkit != "ray":
         raise NotImplementedError(f"{TOOLKIT_ENV}={toolkit!r} has no launcher")
     try:
@@ -71,4 +74,40 @@ def _run_zero_code(contract: TrainingContract) -> None:
         summary.timesteps,
         summary.episode_return_mean,
         summary.stop_reason,
+    )
+
+
+def _run_coach(contract: TrainingContract) -> None:
+    from sagemaker_rl_container.coach.config import CoachConfig
+
+    config = CoachConfig.from_hyperparameters(contract.hyperparameters)
+    if contract.is_distributed:
+        raise UserError(
+            f"Coach images train on one host; this job has {len(contract.hosts)} "
+            f"(set instance_count=1)"
+        )
+    if contract.user_program:
+        # SageMaker's Coach examples named a train-coach.py boilerplate (built on the old
+        # sagemaker_rl package) as entry point; the preset is what matters and runs here.
+        logger.warning(
+            "sagemaker_program %s is not run: Coach images run the preset %s themselves",
+            contract.user_program,
+            config.preset,
+        )
+    ignored = sorted(
+        key
+        for key in contract.hyperparameters
+        if not key.startswith(("rl_", "rl.")) and key != "RLCOACH_PRESET"
+    )
+    if ignored:
+        logger.info("Hyperparameters not used by the launcher (left to your preset): %s", ignored)
+    from sagemaker_rl_container.coach import launcher
+
+    summary = launcher.run(contract, config)
+    logger.info(
+        "Done: %d iterations, evaluation return %.2f (%s); model/: %s",
+        summary.iterations,
+        summary.evaluation_return_mean,
+        summary.stop_reason,
+        ", ".join(summary.exported) or "not exported",
     )

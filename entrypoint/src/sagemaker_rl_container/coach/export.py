@@ -1,0 +1,152 @@
+"""Export the trained agent's main online network into /opt/ml/model.
+
+TensorFlow: a SavedModel in TensorFlow Serving's layout, `model/1/saved_model.pb` + variables,
+signature `serving_default`: the network's input embedders in (`observation`, ...), every head
+output out (`output_0`, `output_1`, ...: e.g. Clipped PPO's state value and action
+probabilities, DQN's Q values), as listed in `metadata.json`.
+MXNet: the hybridized Gluon network as symbol + parameters, `model/model-symbol.json` and
+`model/model-0000.params`, loadable with `mxnet.gluon.SymbolBlock.imports` (inputs `data`, or
+`data0`, `data1`, ... in the order `metadata.json` gives, outputs in head order).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sagemaker_rl_container.coach.config import CoachConfig
+from sagemaker_rl_container.coach.launcher import framework, top_agent
+
+logger = logging.getLogger(__name__)
+
+
+def main_network(graph_manager: Any) -> tuple[Any, Any]:
+    agent = top_agent(graph_manager)
+    networks = agent.networks
+    wrapper = networks["main"] if "main" in networks else next(iter(networks.values()))
+    return agent, wrapper.online_network
+
+
+def _flatten(items: Any) -> list[Any]:
+    if isinstance(items, (list, tuple)):
+        return [leaf for item in items for leaf in _flatten(item)]
+    return [items]
+
+
+def export(graph_manager: Any, model_dir: Path, config: CoachConfig) -> list[str]:
+    agent, network = main_network(graph_manager)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if framework() == "tensorflow":
+        details = _export_tensorflow(agent, network, model_dir)
+    else:
+        details = _export_mxnet(agent, network, model_dir)
+    metadata = {
+        "toolkit": "coach",
+        "preset": config.preset,
+        "agent": type(agent).__name__,
+        "framework": framework(),
+        **details,
+        "pre_network_filters": pre_network_filters(agent),
+        "versions": _versions(),
+    }
+    (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
+    exported = sorted(path.name for path in model_dir.iterdir())
+    logger.info("Model exported to %s: %s", model_dir, ", ".join(exported))
+    return exported
+
+
+def pre_network_filters(agent: Any) -> dict[str, list[dict[str, Any]]]:
+    """The preset's observation filters, which the exported graph does not contain. For
+    normalization filters, their state: feed the model clip((x - mean) / std, *clip)."""
+    chain = getattr(getattr(agent, "pre_network_filter", None), "observation_filters", None) or {}
+    described: dict[str, list[dict[str, Any]]] = {}
+    for observation, filters in chain.items():
+        described[observation] = []
+        for name, item in filters.items():
+            entry: dict[str, Any] = {"name": name, "type": type(item).__name__}
+            stats = getattr(item, "running_observation_stats", None)
+            if stats is not None:
+                try:
+                    entry["mean"] = [float(v) for v in stats.mean]
+                    entry["std"] = [float(v) for v in stats.std]
+                    entry["clip"] = [float(item.clip_min), float(item.clip_max)]
+                except Exception as error:  # TF-session-backed stats, shapes: report, go on
+                    logger.warning("Filter %s state not exported: %s", name, error)
+            described[observation].append(entry)
+    return described
+
+
+def _input_names(agent: Any, available: list[str]) -> list[str]:
+    embedders = agent.ap.network_wrappers
+    wrapper = embedders["main"] if "main" in embedders else next(iter(embedders.values()))
+    names = list(wrapper.input_embedders_parameters)
+    return [name for name in names if name in available] or available[:1]
+
+
+def _export_tensorflow(agent: Any, network: Any, model_dir: Path) -> dict[str, Any]:
+    import tensorflow as tf  # tensorflow.compat.v1 once tf_compat is installed
+
+    target = model_dir / "1"
+    if target.exists():
+        shutil.rmtree(target)
+    inputs = {name: network.inputs[name] for name in _input_names(agent, list(network.inputs))}
+    outputs = {f"output_{i}": tensor for i, tensor in enumerate(_flatten(network.outputs))}
+    signature = tf.saved_model.signature_def_utils.predict_signature_def(
+        inputs=inputs, outputs=outputs
+    )
+    builder = tf.saved_model.builder.SavedModelBuilder(str(target))
+    builder.add_meta_graph_and_variables(
+        network.sess,
+        [tf.saved_model.tag_constants.SERVING],
+        signature_def_map={"serving_default": signature},
+        strip_default_attrs=True,
+    )
+    builder.save()
+    return {
+        "tf_serving": {"path": "1", "signature": "serving_default"},
+        "inputs": {name: _shape(tensor) for name, tensor in inputs.items()},
+        "outputs": {name: _shape(tensor) for name, tensor in outputs.items()},
+    }
+
+
+def _shape(tensor: Any) -> list[Any]:
+    return [None if dim is None else int(dim) for dim in tensor.shape.as_list()]
+
+
+def _export_mxnet(agent: Any, network: Any, model_dir: Path) -> dict[str, Any]:
+    model = network.model
+    embedders = [embedder.embedder_name for embedder in model.nets[0].input_embedders]
+    # A forward pass with the network's own dummy inputs builds the cached graph export needs.
+    outputs = _flatten(model(*network._dummy_model_inputs()))
+    prefix = model_dir / "model"
+    model.export(str(prefix), epoch=0)
+    import mxnet as mx
+
+    symbol = mx.sym.load(f"{prefix}-symbol.json")
+    arguments = set(symbol.list_arguments())
+    data_names = [
+        name for name in ("data", *(f"data{i}" for i in range(len(embedders)))) if name in arguments
+    ]
+    return {
+        "symbol": "model-symbol.json",
+        "params": "model-0000.params",
+        "inputs": dict(zip(data_names, embedders)),  # noqa: B905 (Python 3.9)
+        "input_shapes": [list(shape) for shape in network._model_input_shapes()],
+        "outputs": len(outputs),
+    }
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for package in ("rl-coach-slim", "tensorflow-cpu", "tensorflow", "mxnet", "gym", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions

@@ -1,0 +1,98 @@
+"""Run Coach 1.0's MXNet path, without touching Coach.
+
+Coach 1.0's `NetworkWrapper` passes `additional_inputs=` to `apply_gradients`, which its
+TensorFlow architecture accepts and its MXNet architecture (written for Coach 0.11) does not:
+every MXNet training step failed with a TypeError. `install()` wraps
+`MxnetArchitecture.apply_gradients` to accept and drop that argument (the MXNet architecture
+has no use for it: its gradients already carry everything). MXNet itself must be 1.5.x with
+numpy < 1.24 (the image pins both).
+
+Batch RL's off-policy evaluation asks a Q network for `predict(outputs=[head.q_values,
+head.softmax])`, TensorFlow tensors Coach's MXNet heads do not have (and MXNet `predict` takes
+no `outputs`): Q heads get those two names as markers, and `predict` answers them from the
+forward pass (softmax with the network's `softmax_temperature`, as TensorFlow's QHead does).
+
+`adapt(graph_manager)`: DDQN-BCQ's k-NN action filter looks states up by the reward model's
+`state_embedding`, which only Coach's TensorFlow networks expose; on MXNet it uses the raw
+states instead (Coach's own `use_state_embedding_instead_of_state=False`), with a warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_installed = False
+
+
+class HeadOutput:
+    """Stands for a TensorFlow head tensor (`q_values`, `softmax`) in `predict(outputs=...)`."""
+
+    def __init__(self, head: Any, kind: str) -> None:
+        self.head = head
+        self.kind = kind
+
+
+def head_outputs(self: Any, raw: Any, outputs: list[HeadOutput]) -> list[Any]:
+    import numpy as np
+    from rl_coach.architectures.mxnet_components import utils
+
+    raw = tuple(raw) if isinstance(raw, (list, tuple)) else (raw,)
+    heads = list(self.model.output_heads)
+    per_head = utils.split_outputs_per_head(raw, heads)
+    answers = []
+    for output in outputs:
+        q_values = per_head[heads.index(output.head)][0].asnumpy()
+        if output.kind == "softmax":
+            scaled = q_values / self.network_parameters.softmax_temperature
+            exp = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+            q_values = exp / exp.sum(axis=1, keepdims=True)
+        answers.append(q_values)
+    return answers
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    from rl_coach.architectures.mxnet_components.architecture import MxnetArchitecture
+    from rl_coach.architectures.mxnet_components.heads.q_head import QHead
+
+    QHead.q_values = property(lambda head: HeadOutput(head, "q_values"))
+    QHead.softmax = property(lambda head: HeadOutput(head, "softmax"))
+    original_predict = MxnetArchitecture.predict
+
+    @functools.wraps(original_predict)
+    def predict(self: Any, inputs: Any, outputs: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if outputs and all(isinstance(output, HeadOutput) for output in outputs):
+            return head_outputs(self, self._predict(inputs), outputs)
+        return original_predict(self, inputs, outputs, *args, **kwargs)
+
+    MxnetArchitecture.predict = predict
+    original = MxnetArchitecture.apply_gradients
+
+    @functools.wraps(original)
+    def apply_gradients(
+        self: Any, gradients: Any, scaler: float = 1.0, additional_inputs: Any = None
+    ) -> None:
+        return original(self, gradients, scaler)
+
+    MxnetArchitecture.apply_gradients = apply_gradients
+    _installed = True
+
+
+def adapt(graph_manager: Any) -> None:
+    agents = getattr(graph_manager, "agents_params", None) or [graph_manager.agent_params]
+    for agent_params in agents:
+        algorithm = getattr(agent_params, "algorithm", None)
+        action_drop = getattr(algorithm, "action_drop_method_parameters", None)
+        if getattr(action_drop, "use_state_embedding_instead_of_state", False):
+            action_drop.use_state_embedding_instead_of_state = False
+            logger.warning(
+                "Coach's MXNet networks expose no state embedding: the k-NN action filter "
+                "(%s) indexes raw states instead",
+                type(action_drop).__name__,
+            )
