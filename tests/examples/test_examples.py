@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, read_json
+from conftest import ROOT, read_json, run_job
 
 pytestmark = pytest.mark.docker
 
@@ -75,6 +75,40 @@ def test_mountain_car_both_variants_are_judged_in_the_plain_env(image, tmp_path)
             assert figures["random_return_mean"] == -200.0
     metadata = read_json(tmp_path / "continuous" / "model" / "metadata.json")
     assert metadata["env_config"]["continuous"] is True
+
+
+def test_batch_rl_records_a_dataset_then_trains_only_from_the_channel(image, tmp_path):
+    result = run_example("batch-rl", image, tmp_path)
+    assert result["figures"]["dataset"]["files"] >= 1
+    recorded = sorted((tmp_path / "record" / "output" / "data" / "dataset").rglob("*.parquet"))
+    for name in ("bc", "marwil"):
+        root = tmp_path / name
+        assert_job_outputs(root)
+        # The channel the job trained from is exactly what step 1 recorded.
+        channel = sorted((root / "input" / "data" / "dataset").rglob("*.parquet"))
+        assert [f.read_bytes() for f in channel] == [f.read_bytes() for f in recorded]
+        metadata = read_json(root / "model" / "metadata.json")
+        assert metadata["algorithm"] == name.upper()
+        assert result["figures"][name]["iterations"] == 2
+
+
+def test_batch_rl_without_its_channel_fails_with_one_line(image, tmp_path):
+    root = tmp_path / "job"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "local_job.py"),
+            str(root),
+            "-p",
+            "rl_algorithm=BC",
+            "-p",
+            "rl_offline_channel=dataset",
+        ],
+        check=True,
+    )
+    result = run_job(image, root)
+    assert result.returncode == 1
+    assert "dataset" in result.failure and "\n" not in result.failure.strip()
 
 
 def test_managed_spot_resumes_with_the_combined_iteration_count(image, tmp_path):

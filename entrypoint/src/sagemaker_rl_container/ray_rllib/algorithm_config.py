@@ -33,6 +33,10 @@ ZERO_CODE_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
         "minibatch_size": 128,
         "train_batch_size_per_learner": 2000,
     },
+    # RLlib's own SAC/CQL defaults fail its validation (a global `lr` beside actor_lr,
+    # critic_lr and alpha_lr): unset it, as RLlib's error message asks.
+    "SAC": {"lr": None},
+    "CQL": {"lr": None},
 }
 
 
