@@ -90,6 +90,11 @@ def test_batch_rl_records_a_dataset_then_trains_only_from_the_channel(image, tmp
         metadata = read_json(root / "model" / "metadata.json")
         assert metadata["algorithm"] == name.upper()
         assert result["figures"][name]["iterations"] == 2
+    # Continuous actions: CQL from a Pendulum dataset, exported with Box actions.
+    assert_job_outputs(tmp_path / "cql")
+    metadata = read_json(tmp_path / "cql" / "model" / "metadata.json")
+    assert metadata["algorithm"] == "CQL"
+    assert metadata["action_space"]["type"] == "Box"
 
 
 def test_batch_rl_without_its_channel_fails_with_one_line(image, tmp_path):
