@@ -40,7 +40,7 @@ CQL = {
     "rl_algorithm": "CQL",
     "rl_env": "Pendulum-v1",
     "rl_offline_channel": "dataset",
-    "rl_stop_iterations": 20,
+    "rl_stop_iterations": 8,
     # RLlib's default (20000) trains by behaviour cloning alone for 20k updates first.
     "rl.training.bc_iters": 200,
     "rl.training.train_batch_size_per_learner": 256,
