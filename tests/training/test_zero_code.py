@@ -77,7 +77,7 @@ def test_model_dir_holds_onnx_checkpoint_and_metadata(cartpole_job):
     assert meta["training"]["episode_return_mean"] >= 150
     assert meta["onnx"]["file"] == "policy.onnx"
     assert (model / "checkpoint" / "rllib_checkpoint.json").exists()
-    checkpoints = sorted(p.name for p in (cartpole_job.root / "checkpoints").iterdir())
+    checkpoints = sorted(p.name for p in (cartpole_job.root / "checkpoints").glob("checkpoint-*"))
     assert checkpoints[-1] == f"checkpoint-{meta['training']['iterations']:06d}"
 
 
