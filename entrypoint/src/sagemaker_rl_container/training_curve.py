@@ -11,9 +11,11 @@ plots its whole run, not just the part since the restart.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import math
+import threading
 from pathlib import Path
 
 from sagemaker_rl_container.metrics import IterationMetrics
@@ -42,6 +44,9 @@ class TrainingCurve:
         self.title = title
         self.rows: list[dict[str, float]] = []
         self._writer = None
+        # tensorboardX takes about a second to import; importing it while the algorithm is
+        # being built (Ray starting its workers) keeps that second out of the first iteration.
+        threading.Thread(target=_import_tensorboardx, name="tensorboardx", daemon=True).start()
 
     def resume(self, iteration: int) -> None:
         """Continue the curve of the run whose checkpoint was restored (at `iteration`)."""
@@ -135,3 +140,8 @@ class TrainingCurve:
         self.png.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(self.png)
         pyplot.close(figure)
+
+
+def _import_tensorboardx() -> None:
+    with contextlib.suppress(ImportError):  # reported once, by _tensorboard
+        import tensorboardX  # noqa: F401

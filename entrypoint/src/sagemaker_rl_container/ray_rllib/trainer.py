@@ -249,10 +249,10 @@ class _Session:
         while True:
             metrics = to_metrics(self.algo.train())
             self.last = metrics
-            self.curve.record(metrics)
             elapsed = time.monotonic() - start
             print(metrics_line(metrics), flush=True)
             print(progress_line(metrics, stop, elapsed), flush=True)
+            self.curve.record(metrics)  # after the metrics line: logs first, the view second
             reason = stop.reached(metrics, elapsed)
             if reason:
                 return reason
