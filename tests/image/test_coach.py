@@ -118,7 +118,13 @@ def test_dqn_preset_trains_and_checkpoints(coach_image, tmp_path):
     assert sorted(p.name for p in (root / "checkpoints").iterdir()) == [
         "checkpoint-000002",
         "checkpoint-000003",
+        "training_curve.csv",  # the curve so far, for a resumed job
     ]
+    # The same views of training as the Ray images give: a PNG, its CSV, TensorBoard events.
+    data = root / "output" / "data"
+    assert (data / "training_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert len((data / "training_curve.csv").read_text().splitlines()) == 1 + 3
+    assert list((root / "output" / "tensorboard").glob("events.out.tfevents.*"))
 
 
 def test_custom_environment_from_the_source_directory(coach_image, tmp_path):
@@ -226,6 +232,10 @@ def test_resume_after_sigterm_continues_from_the_checkpoint(coach_image, tmp_pat
     assert int(metrics[0]["iteration"]) == stopped_at["iteration"] + 1
     assert int(metrics[0]["timesteps_total"]) > stopped_at["train_counters"]["EnvironmentSteps"]
     assert int(metrics[-1]["timesteps_total"]) >= 5000
+    # The training curve continues the interrupted run's: every iteration once, in order.
+    rows = (root / "output" / "data" / "training_curve.csv").read_text().splitlines()[1:]
+    iterations = [int(float(row.split(",")[0])) for row in rows]
+    assert iterations == list(range(1, int(metrics[-1]["iteration"]) + 1))
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 TENSORBOARD_DIR = "tensorboard"
 PNG_NAME = "training_curve.png"
 CSV_NAME = "training_curve.csv"
+# The curve so far, kept beside the checkpoints so that a resumed job continues it.
+HISTORY_NAME = "training_curve.csv"
 COLUMNS = (
     "iteration",
     "timesteps_total",

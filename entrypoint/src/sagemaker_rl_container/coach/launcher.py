@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagemaker_rl_container import signals, source_dir
+from sagemaker_rl_container import signals, source_dir, training_curve
 from sagemaker_rl_container.checkpoints import Checkpoint, CheckpointStore
 from sagemaker_rl_container.coach import overrides
 from sagemaker_rl_container.coach.config import PRESET_KEY, CoachConfig
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
 from sagemaker_rl_container.metrics import IterationMetrics, metrics_line
+from sagemaker_rl_container.training_curve import TrainingCurve
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +206,12 @@ class CoachRun:
         self.last_saved: Checkpoint | None = None
         self.evaluation_return_mean = math.nan
         self.reached = False
+        self.curve = TrainingCurve(
+            contract.output_dir,
+            contract.output_data_dir,
+            self.store.root / training_curve.HISTORY_NAME,
+            f"Coach preset {config.preset}",
+        )
 
     # -- setup
 
@@ -243,6 +250,7 @@ class CoachRun:
             ) from error
         if restore is not None:
             self._restore_counters(restore)
+        self.curve.resume(self.iteration)  # 0 on a fresh start: an older run's rows go
         self._observe()
         return restore
 
@@ -333,6 +341,7 @@ class CoachRun:
         metrics = self._metrics()
         print(metrics_line(metrics), flush=True)
         logger.info(progress_line(metrics, self.gm))
+        self.curve.record(metrics)
         if reached:
             self.reached = True
             logger.info("Evaluation reached the success threshold: Coach stops here")
@@ -477,4 +486,5 @@ def run(contract: TrainingContract, config: CoachConfig) -> Summary:
             summary.exported = export.export(graph_manager, contract.model_dir, config)
         return summary
     finally:
+        coach_run.curve.close()
         shutil.rmtree(coach_run.scratch, ignore_errors=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sagemaker_rl_container import signals
+from sagemaker_rl_container import signals, training_curve
 from sagemaker_rl_container.checkpoints import Checkpoint, CheckpointStore
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
@@ -35,7 +35,6 @@ DEFAULT_MAX_ITERATIONS = 100
 # Inside a checkpoint directory, beside the manifest.
 ALGORITHM_STATE = "algorithm"
 # Beside the checkpoints: the metrics history a resumed job's training curve continues.
-CURVE_HISTORY = "training_curve.csv"
 
 
 @dataclass(frozen=True)
@@ -136,7 +135,7 @@ def _run(
         curve = TrainingCurve(
             contract.output_dir,
             contract.output_data_dir,
-            store.root / CURVE_HISTORY,
+            store.root / training_curve.HISTORY_NAME,
             f"{identity['algorithm']} on {identity['env']}",
         )
         session = _Session(_build_algorithm(config, identity), store, identity, curve)
