@@ -17,8 +17,12 @@ import logging
 import math
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sagemaker_rl_container.metrics import IterationMetrics
+
+if TYPE_CHECKING:
+    from sagemaker_rl_container.contract import TrainingContract
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +53,16 @@ class TrainingCurve:
         # tensorboardX takes about a second to import; importing it while the algorithm is
         # being built (Ray starting its workers) keeps that second out of the first iteration.
         threading.Thread(target=_import_tensorboardx, name="tensorboardx", daemon=True).start()
+
+    @classmethod
+    def for_job(cls, contract: TrainingContract, title: str) -> TrainingCurve:
+        """A job's curve: its views under /opt/ml/output, its history beside the checkpoints."""
+        return cls(
+            contract.output_dir,
+            contract.output_data_dir,
+            contract.checkpoint_dir / HISTORY_NAME,
+            title,
+        )
 
     def resume(self, iteration: int) -> None:
         """Continue the curve of the run whose checkpoint was restored (at `iteration`)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagemaker_rl_container import signals, source_dir, training_curve
+from sagemaker_rl_container import signals, source_dir
 from sagemaker_rl_container.checkpoints import Checkpoint, CheckpointStore
 from sagemaker_rl_container.coach import overrides
 from sagemaker_rl_container.coach.config import PRESET_KEY, CoachConfig
@@ -206,12 +206,7 @@ class CoachRun:
         self.last_saved: Checkpoint | None = None
         self.evaluation_return_mean = math.nan
         self.reached = False
-        self.curve = TrainingCurve(
-            contract.output_dir,
-            contract.output_data_dir,
-            self.store.root / training_curve.HISTORY_NAME,
-            f"Coach preset {config.preset}",
-        )
+        self.curve = TrainingCurve.for_job(contract, f"Coach preset {config.preset}")
 
     # -- setup
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sagemaker_rl_container import signals, training_curve
+from sagemaker_rl_container import signals
 from sagemaker_rl_container.checkpoints import Checkpoint, CheckpointStore
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_ITERATIONS = 100
 # Inside a checkpoint directory, beside the manifest.
 ALGORITHM_STATE = "algorithm"
-# Beside the checkpoints: the metrics history a resumed job's training curve continues.
 
 
 @dataclass(frozen=True)
@@ -132,12 +131,7 @@ def _run(
             environments.register(env)
         if before_build is not None:
             before_build()
-        curve = TrainingCurve(
-            contract.output_dir,
-            contract.output_data_dir,
-            store.root / training_curve.HISTORY_NAME,
-            f"{identity['algorithm']} on {identity['env']}",
-        )
+        curve = TrainingCurve.for_job(contract, f"{identity['algorithm']} on {identity['env']}")
         session = _Session(_build_algorithm(config, identity), store, identity, curve)
         if head is not None:
             head.log_placement(session.algo)
