@@ -24,14 +24,24 @@ def test_cpu_only_hosts_train_on_cpu():
 
 def test_zero_code_ppo_starts_from_tuned_defaults_that_overrides_still_beat():
     config = build(JobConfig(), Resources(cpus=2, gpus=0), "CartPole-v1")
-    assert (config.lr, config.num_epochs, config.train_batch_size_per_learner) == (
-        0.001,
-        10,
-        2000,
+    assert (
+        config.lr,
+        config.num_epochs,
+        config.minibatch_size,
+        config.train_batch_size_per_learner,
+        config.num_envs_per_env_runner,
+        config.log_sys_usage,
+    ) == (0.001, 10, 256, 1000, 8, False)
+    job = JobConfig.from_hyperparameters(
+        {
+            "rl.training.lr": "0.0001",
+            "rl.env_runners.num_envs_per_env_runner": "1",
+            "rl.debugging.log_sys_usage": "true",
+        }
     )
-    job = JobConfig.from_hyperparameters({"rl.training.lr": "0.0001"})
     config = build(job, Resources(cpus=2, gpus=0), "CartPole-v1")
-    assert (config.lr, config.num_epochs) == (0.0001, 10)
+    assert (config.lr, config.num_epochs, config.num_envs_per_env_runner) == (0.0001, 10, 1)
+    assert config.log_sys_usage is True
 
 
 def test_other_algorithms_keep_rllib_defaults():
