@@ -11,14 +11,13 @@ plots its whole run, not just the part since the restart.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import logging
 import math
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sagemaker_rl_container import background_imports
 from sagemaker_rl_container.metrics import IterationMetrics
 
 if TYPE_CHECKING:
@@ -50,9 +49,9 @@ class TrainingCurve:
         self.title = title
         self.rows: list[dict[str, float]] = []
         self._writer = None
-        # tensorboardX takes about a second to import; importing it while the algorithm is
-        # being built (Ray starting its workers) keeps that second out of the first iteration.
-        threading.Thread(target=_import_tensorboardx, name="tensorboardx", daemon=True).start()
+        # tensorboardX takes about a second to import: jobs create their curve before the
+        # trainer starts (Ray, Coach), so that second passes meanwhile, not in an iteration.
+        background_imports.start("tensorboardX")
 
     @classmethod
     def for_job(cls, contract: TrainingContract, title: str) -> TrainingCurve:
@@ -156,8 +155,3 @@ class TrainingCurve:
         self.png.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(self.png)
         pyplot.close(figure)
-
-
-def _import_tensorboardx() -> None:
-    with contextlib.suppress(ImportError):  # reported once, by _tensorboard
-        import tensorboardX  # noqa: F401

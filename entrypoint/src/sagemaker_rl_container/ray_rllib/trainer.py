@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sagemaker_rl_container import signals
+from sagemaker_rl_container import background_imports, signals
 from sagemaker_rl_container.checkpoints import Checkpoint, CheckpointStore
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
@@ -98,6 +98,14 @@ def _run(
         "env": env.spec if env else str(config.env),
     }
 
+    # Created before Ray starts so that its slow imports overlap Ray's start (it has no other
+    # side effect until the first iteration is recorded).
+    curve = TrainingCurve.for_job(contract, f"{identity['algorithm']} on {identity['env']}")
+    if config.framework_str == "torch":
+        # Building the first torch optimizer imports torch._dynamo (~1 s on 2 CPUs); Ray's
+        # start mostly waits on its own processes, so import it meanwhile.
+        background_imports.start("torch._dynamo")
+
     import ray
 
     try:
@@ -131,7 +139,6 @@ def _run(
             environments.register(env)
         if before_build is not None:
             before_build()
-        curve = TrainingCurve.for_job(contract, f"{identity['algorithm']} on {identity['env']}")
         session = _Session(_build_algorithm(config, identity), store, identity, curve)
         if head is not None:
             head.log_placement(session.algo)
