@@ -18,13 +18,17 @@ ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging
 config = (
     PPOConfig()
     .environment("CartPole-v1")
-    .env_runners(num_env_runners=settings["num_env_runners"])
+    .env_runners(
+        num_env_runners=settings["num_env_runners"],
+        num_envs_per_env_runner=settings["num_envs_per_env_runner"],
+    )
     .training(
         lr=settings["lr"],
         num_epochs=settings["num_epochs"],
         minibatch_size=settings["minibatch_size"],
         train_batch_size_per_learner=settings["train_batch_size_per_learner"],
     )
+    .debugging(log_sys_usage=settings["log_sys_usage"])
 )
 algo = config.build_algo()
 result = algo.train()

@@ -27,6 +27,9 @@ class Figure:
     low: float | None = None
     high: float | None = None
     value_override: float | None = None
+    # Set when the runs behind the figure did not do what it measures (e.g. a "solved" run
+    # whose policy does not solve): the target then counts as missed, whatever the number.
+    invalid: str = ""
 
     @property
     def value(self) -> float:
@@ -44,6 +47,8 @@ class Figure:
     def met(self) -> bool | None:
         if self.target is None:
             return None
+        if self.invalid:
+            return False
         return self.value >= self.target if self.higher_is_better else self.value <= self.target
 
     @property
