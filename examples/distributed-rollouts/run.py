@@ -7,6 +7,7 @@ from the source directory, which every host loads."""
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -41,7 +42,10 @@ def main() -> int:
     run.check("env runners on both hosts", "algo-1 x" in placement and "algo-2 x" in placement)
     run.check("only the head exports", not any((worker.root / "model").iterdir()))
     if head.succeeded:
-        first, last = head.metrics[0], head.metrics[-1]
+        # The first iterations may end before any episode does (return nan): compare from the
+        # first one that reports a return.
+        returns = [m for m in head.metrics if not math.isnan(m["episode_return_mean"])]
+        first, last = returns[0], returns[-1]
         run.figures.update(
             placement=placement.split("Env runners per host: ")[-1],
             hosts=head.training["hosts"],
