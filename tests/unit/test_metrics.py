@@ -88,3 +88,24 @@ def test_stop_conditions_report_reason_and_progress():
     assert stop.progress(SAMPLE, 30) == "return 187.2/150, iteration 7/10"
     assert stop.describe() == "mean return >= 150 or iteration 10"
     assert StopConditions(iterations=5).already_reached(5, 0) == "iteration 5 >= 5"
+
+
+def test_a_log_line_reaches_stdout_in_one_write(monkeypatch):
+    # print() writes text and newline separately: with unbuffered output, stderr or another
+    # thread could land between them and corrupt the metric line SageMaker parses.
+    from sagemaker_rl_container.metrics import print_line
+
+    class Recorder:
+        def __init__(self):
+            self.writes = []
+
+        def write(self, text):
+            self.writes.append(text)
+
+        def flush(self):
+            pass
+
+    recorder = Recorder()
+    monkeypatch.setattr("sys.stdout", recorder)
+    print_line("[rl-metrics] iteration=1 episode_return_mean=20.5")
+    assert recorder.writes == ["[rl-metrics] iteration=1 episode_return_mean=20.5\n"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 
 # Marks the machine-readable line; the regexes below match anywhere in a line.
@@ -97,6 +98,15 @@ def format_value(value: float) -> str:
 def metrics_line(metrics: IterationMetrics) -> str:
     fields = " ".join(f"{name}={format_value(value)}" for name, value in metrics.values.items())
     return f"{METRICS_TAG} {fields}"
+
+
+def print_line(line: str) -> None:
+    """Print one whole log line. `print()` writes the text and its newline separately, and with
+    unbuffered output (PYTHONUNBUFFERED, as in the images) another thread's or stderr's output
+    can land between the two, gluing foreign text onto a metric line that SageMaker's regexes
+    and people then misread; one write of a short line reaches the pipe in one piece."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def metric_definitions() -> list[dict[str, str]]:

@@ -28,7 +28,7 @@ from sagemaker_rl_container.coach import overrides
 from sagemaker_rl_container.coach.config import PRESET_KEY, CoachConfig
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
-from sagemaker_rl_container.metrics import IterationMetrics, metrics_line
+from sagemaker_rl_container.metrics import IterationMetrics, metrics_line, print_line
 from sagemaker_rl_container.training_curve import TrainingCurve
 
 logger = logging.getLogger(__name__)
@@ -334,7 +334,7 @@ class CoachRun:
     def end_iteration(self, reached: bool) -> None:
         self.iteration += 1
         metrics = self._metrics()
-        print(metrics_line(metrics), flush=True)
+        print_line(metrics_line(metrics))
         logger.info(progress_line(metrics, self.gm))
         self.curve.record(metrics)
         if reached:

@@ -15,7 +15,7 @@ from sagemaker_rl_container.checkpoints import Checkpoint, CheckpointStore
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
-from sagemaker_rl_container.metrics import IterationMetrics, metrics_line
+from sagemaker_rl_container.metrics import IterationMetrics, metrics_line, print_line
 from sagemaker_rl_container.ray_rllib import (
     algorithm_config,
     algorithm_state,
@@ -250,8 +250,8 @@ class _Session:
             metrics = to_metrics(self.algo.train())
             self.last = metrics
             elapsed = time.monotonic() - start
-            print(metrics_line(metrics), flush=True)
-            print(progress_line(metrics, stop, elapsed), flush=True)
+            print_line(metrics_line(metrics))
+            print_line(progress_line(metrics, stop, elapsed))
             self.curve.record(metrics)  # after the metrics line: logs first, the view second
             reason = stop.reached(metrics, elapsed)
             if reason:
