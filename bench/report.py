@@ -41,28 +41,51 @@ def table(figures: list[dict]) -> str:
 
 
 def chart(figures: list[dict]) -> None:
+    """One strip per figure, in its own unit: every run as a dot, the reported value as a bar,
+    the target as a dashed line with the side that meets it shaded. (A single bar per figure
+    scaled by its target cannot show a difference that is zero or negative, nor the spread.)"""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    targeted = [f for f in figures if f["target"]]
-    # Every figure as a share of its target, oriented so that >= 1 always means "met".
-    scores = []
-    for f in targeted:
-        if f["higher_is_better"]:
-            scores.append(f["value"] / f["target"])
-        else:
-            scores.append(f["target"] / f["value"] if f["value"] else float("inf"))
-    figure, axes = pyplot.subplots(figsize=(9, 0.45 * len(targeted) + 1.5), dpi=100)
-    colours = ["tab:green" if f["met"] else "tab:red" for f in targeted]
-    names = [f"{f['name']} ({f['value']:.3g} {f['unit']}, {f['target_text']})" for f in targeted]
-    axes.barh(names, scores, color=colours)
-    axes.axvline(1.0, color="black", linewidth=1)
-    axes.set_xscale("log")
-    axes.invert_yaxis()
-    axes.set_xlabel("margin over target (>= 1: met; log scale)")
-    axes.set_title("make bench: each figure against its target")
+    colour = {True: "tab:green", False: "tab:red", None: "tab:blue"}
+    figure, strips = pyplot.subplots(
+        len(figures), 1, figsize=(9, 0.85 * len(figures) + 0.9), dpi=100, squeeze=False
+    )
+    for axes, f in zip(strips[:, 0], figures, strict=True):
+        samples, value, target = f["samples"], f["value"], f["target"]
+        low, high = f["spread"]
+        shown = [*samples, value, low, high] + ([target] if target is not None else [])
+        left, right = min(shown), max(shown)
+        pad = (right - left) * 0.08 or abs(right) * 0.1 or 1.0
+        left, right = left - pad, right + pad
+        if target is not None:
+            met_side = (target, right) if f["higher_is_better"] else (left, target)
+            axes.axvspan(*met_side, color="tab:green", alpha=0.08)
+            axes.axvline(target, color="black", linestyle="--", linewidth=1)
+        axes.hlines(0, low, high, color="grey", linewidth=1)
+        axes.plot(samples, [0] * len(samples), "o", color="grey", markersize=4, alpha=0.7)
+        axes.plot([value], [0], "|", color=colour[f["met"]], markersize=18, markeredgewidth=3)
+        axes.set_xlim(left, right)
+        axes.set_ylim(-1, 1)
+        axes.set_yticks([])
+        axes.tick_params(axis="x", labelsize=8)
+        verdict = {True: "met", False: "MISSED"}.get(f["met"])
+        judged = f"target {f['target_text']}, {verdict}" if verdict else "no target"
+        axes.set_title(
+            f"{f['name']}: {value:.3g} {f['unit']} ({judged}; n={len(samples)})",
+            fontsize=9,
+            loc="left",
+            color="black" if f["met"] is not False else "tab:red",
+        )
+        for side in ("left", "right", "top"):
+            axes.spines[side].set_visible(False)
+    figure.suptitle(
+        "make bench: each figure in its own unit; dots: runs, bar: reported value, "
+        "dashed: target (shaded side meets it)",
+        fontsize=9,
+    )
     figure.tight_layout()
     figure.savefig(CHART)
     pyplot.close(figure)

@@ -14,7 +14,7 @@
    bare RLlib script with the same settings (bench/bare_rllib.py). Target <= 1.5 s.
 
     bench/training_bench.py IMAGE_REF
-Environment: BENCH_SOLVE_REPEATS (2), BENCH_REPEATS (3), BENCH_SOLVE_CAP_S (1500: a run that has
+Environment: BENCH_SOLVE_REPEATS (3), BENCH_REPEATS (3), BENCH_SOLVE_CAP_S (1500: a run that has
 not solved by then stops, and its time is a lower bound, said so in the output).
 """
 
@@ -35,7 +35,7 @@ from figures import ROOT, Figure, report
 
 DOCKER = str(ROOT / "tools" / "docker")
 VENV_BIN = Path(sys.executable).parent
-SOLVE_REPEATS = int(os.environ.get("BENCH_SOLVE_REPEATS", "2"))
+SOLVE_REPEATS = int(os.environ.get("BENCH_SOLVE_REPEATS", "3"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 SOLVE_CAP_S = float(os.environ.get("BENCH_SOLVE_CAP_S", "1500"))
 
