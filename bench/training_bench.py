@@ -178,14 +178,16 @@ def time_to_solve(image: str, work: Path) -> None:
             seconds, _ = in_image(image, root)
             training = json.loads((root / "model" / "metadata.json").read_text())["training"]
             evaluated = exported_policy_return(root / "model")
-            reached = (training["episode_return_mean"] or 0) >= 450
+            # the mean the job's stop compared: its last 10 or more episodes
+            reached = (training["recent_episode_return_mean"] or 0) >= 450
             capped[name] += not reached
             weak_policy[name] += reached and evaluated < 450
             solved = reached and evaluated >= 450
             runs[name].append(seconds)
             print(
                 f"  {name:<18} run {attempt + 1}: {seconds:7.1f} s, {training['iterations']} "
-                f"iterations, return {training['episode_return_mean']:.1f}, exported policy "
+                f"iterations, return {training['recent_episode_return_mean'] or 0:.1f} over the "
+                f"last {training['recent_episodes']} episodes, exported policy "
                 f"{evaluated:.1f} over {EVAL_EPISODES} episodes"
                 f"{'' if solved else ' (NOT solved)'}",
                 flush=True,

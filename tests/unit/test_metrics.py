@@ -6,6 +6,9 @@ import json
 import math
 import re
 import subprocess
+from dataclasses import replace
+
+import pytest
 
 from conftest import SAGEMAKER_RL
 from sagemaker_rl_container.metrics import (
@@ -15,7 +18,7 @@ from sagemaker_rl_container.metrics import (
     metric_definitions,
     metrics_line,
 )
-from sagemaker_rl_container.stopping import StopConditions
+from sagemaker_rl_container.stopping import RecentReturns, StopConditions
 
 SAMPLE = IterationMetrics(
     iteration=7,
@@ -81,12 +84,15 @@ def test_cli_prints_the_definitions_as_json():
 
 def test_stop_conditions_report_reason_and_progress():
     stop = StopConditions(iterations=10, mean_return=150)
-    assert stop.reached(SAMPLE, elapsed_s=30) == "mean return 187.25 >= 150"
+    stop.record(replace(SAMPLE, episodes_this_iter=12))
+    assert (
+        stop.reached(SAMPLE, elapsed_s=30) == "mean return 187.25 over the last 12 episodes >= 150"
+    )
     assert StopConditions(iterations=7).reached(SAMPLE, 1) == "iteration 7 >= 7"
     assert StopConditions(timesteps=30000).reached(SAMPLE, 1) is None
     assert StopConditions(seconds=20).reached(SAMPLE, 25) == "25 s of training >= 20 s"
-    assert stop.progress(SAMPLE, 30) == "return 187.2/150, iteration 7/10"
-    assert stop.describe() == "mean return >= 150 or iteration 10"
+    assert stop.progress(SAMPLE, 30) == "return 187.2/150 (last 12 episodes), iteration 7/10"
+    assert stop.describe() == "mean return >= 150 (over the last 10 episodes) or iteration 10"
     assert StopConditions(iterations=5).already_reached(5, 0) == "iteration 5 >= 5"
 
 
@@ -109,3 +115,39 @@ def test_a_log_line_reaches_stdout_in_one_write(monkeypatch):
     monkeypatch.setattr("sys.stdout", recorder)
     print_line("[rl-metrics] iteration=1 episode_return_mean=20.5")
     assert recorder.writes == ["[rl-metrics] iteration=1 episode_return_mean=20.5\n"]
+
+
+def _iteration(mean: float, episodes: int | None) -> IterationMetrics:
+    return replace(SAMPLE, episode_return_mean=mean, episodes_this_iter=episodes)
+
+
+def test_a_lucky_episode_alone_does_not_reach_the_mean_return():
+    # RLlib's mean covers the episodes that ended in the last iteration: one 500 after many
+    # short ones is not a solved CartPole.
+    stop = StopConditions(mean_return=450, recent=RecentReturns(episodes=10))
+    stop.record(_iteration(100.0, 9))
+    stop.record(_iteration(500.0, 1))
+    assert stop.recent.count == 10
+    assert stop.recent.mean == pytest.approx(140.0)
+    assert stop.reached(SAMPLE, 1) is None
+    assert stop.progress(SAMPLE, 1) == "return 140.0/450 (last 10 episodes)"
+    # Iterations that no longer are needed to cover 10 episodes drop out, whole.
+    for _ in range(3):
+        stop.record(_iteration(480.0, 4))
+    assert stop.recent.count == 12
+    assert stop.recent.mean == pytest.approx(480.0)
+    assert stop.reached(SAMPLE, 1) == "mean return 480 over the last 12 episodes >= 450"
+
+
+def test_the_mean_return_waits_for_enough_episodes_and_skips_empty_iterations():
+    stop = StopConditions(mean_return=10, recent=RecentReturns(episodes=3))
+    stop.record(_iteration(50.0, 2))
+    stop.record(_iteration(math.nan, 0))  # no episode ended in this iteration
+    assert math.isnan(stop.recent.mean) and stop.reached(SAMPLE, 1) is None
+    assert stop.progress(SAMPLE, 1) == "return -/10 (2 of 3 episodes finished)"
+    stop.record(_iteration(20.0, 1))
+    assert stop.recent.mean == pytest.approx(40.0)
+    # A toolkit that reports no episode count: its mean stands for the whole window.
+    unknown = RecentReturns(episodes=3)
+    unknown.record(_iteration(70.0, None))
+    assert unknown.mean == 70.0

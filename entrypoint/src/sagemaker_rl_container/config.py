@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from sagemaker_rl_container.errors import UserError
+from sagemaker_rl_container.stopping import DEFAULT_MEAN_RETURN_EPISODES
 
 SETTING_PREFIX = "rl_"
 OVERRIDE_PREFIX = "rl."
@@ -63,6 +64,11 @@ class JobConfig(BaseModel):
     )
     stop_mean_return: Optional[float] = Field(
         None, description="stop once the mean episode return reaches this value"
+    )
+    stop_mean_return_episodes: PositiveInt = Field(
+        DEFAULT_MEAN_RETURN_EPISODES,
+        description="rl_stop_mean_return (or the env's reward threshold) is compared with the "
+        "mean return of at least this many of the most recent finished episodes",
     )
     stop_seconds: Optional[PositiveFloat] = Field(
         None, description="stop after this many seconds of training in this container run"

@@ -68,6 +68,9 @@ class IterationMetrics:
     time_total_s: float
     # Loss and evaluation figures, by the names in OPTIONAL_METRICS (others are not logged).
     losses: dict[str, float] = field(default_factory=dict)
+    # How many episodes `episode_return_mean` averages (those that ended this iteration), when
+    # the toolkit says; stopping on the mean return needs it (see stopping.RecentReturns).
+    episodes_this_iter: int | None = None
 
     @property
     def values(self) -> dict[str, float]:

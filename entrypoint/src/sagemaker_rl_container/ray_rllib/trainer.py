@@ -24,7 +24,7 @@ from sagemaker_rl_container.ray_rllib import (
     export,
     offline,
 )
-from sagemaker_rl_container.stopping import StopConditions
+from sagemaker_rl_container.stopping import RecentReturns, StopConditions
 from sagemaker_rl_container.training_curve import TrainingCurve
 
 logger = logging.getLogger(__name__)
@@ -164,6 +164,9 @@ def _run(
                     "iterations": summary.iterations,
                     "timesteps": summary.timesteps,
                     "episode_return_mean": _json_number(summary.episode_return_mean),
+                    # what a mean-return stop condition compares: the last N episodes' mean
+                    "recent_episode_return_mean": _json_number(stop.recent.mean),
+                    "recent_episodes": stop.recent.count,
                     "stop_reason": reason,
                     "resumed_from": resumed,
                     "hosts": len(contract.hosts),
@@ -250,6 +253,7 @@ class _Session:
             metrics = to_metrics(self.algo.train())
             self.last = metrics
             elapsed = time.monotonic() - start
+            stop.record(metrics)
             print_line(metrics_line(metrics))
             print_line(progress_line(metrics, stop, elapsed))
             self.curve.record(metrics)  # after the metrics line: logs first, the view second
@@ -319,6 +323,9 @@ def to_metrics(result: dict[str, Any]) -> IterationMetrics:
         episode_len_mean=_float(runners.get("episode_len_mean")),
         time_this_iter_s=_float(result.get("time_this_iter_s")),
         time_total_s=_float(result.get("time_total_s")),
+        episodes_this_iter=_optional_int(
+            runners.get("num_episodes", runners.get("episodes_this_iter"))
+        ),
         losses={
             key: _float(value)
             for key, value in learner.items()
@@ -353,15 +360,17 @@ def _resolve_env(job: JobConfig, base_config: Any | None) -> environments.Resolv
 
 
 def _stop_conditions(job: JobConfig, env: environments.ResolvedEnv | None) -> StopConditions:
+    recent = RecentReturns(job.stop_mean_return_episodes)
     if job.has_stop_condition:
         return StopConditions(
             iterations=job.stop_iterations,
             timesteps=job.stop_timesteps,
             mean_return=job.stop_mean_return,
             seconds=job.stop_seconds,
+            recent=recent,
         )
     threshold = env.reward_threshold if env is not None else None
-    return StopConditions(iterations=DEFAULT_MAX_ITERATIONS, mean_return=threshold)
+    return StopConditions(iterations=DEFAULT_MAX_ITERATIONS, mean_return=threshold, recent=recent)
 
 
 def _init_ray(contract: TrainingContract) -> None:
@@ -404,6 +413,10 @@ def _float(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return math.nan
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _json_number(value: float) -> float | None:
