@@ -50,13 +50,15 @@ def test_ppo_cartpole_reaches_150_and_reports_success(cartpole_job):
     ):
         assert name in lines[-1]
     # The stop compares the mean of at least the last 10 episodes (the default), not only
-    # the last iteration's few.
+    # the last iteration's few, and the policy as exported must reach it in evaluation too.
     stopped = re.search(
-        r"Training stopped: mean return ([0-9.]+) over the last (\d+) episodes >= 150",
+        r"Training stopped: mean return ([0-9.]+) over the last (\d+) episodes >= 150, and "
+        r"([0-9.]+) in an evaluation of the policy as exported \((\d+) episodes\)",
         cartpole_job.log,
     )
     assert stopped, cartpole_job.log[-3000:]
     assert float(stopped[1]) >= 150 and int(stopped[2]) >= 10
+    assert float(stopped[3]) >= 150 and int(stopped[4]) >= 10
     assert f"Iteration {len(lines)}: " in cartpole_job.log
 
 
@@ -82,6 +84,8 @@ def test_model_dir_holds_onnx_checkpoint_and_metadata(cartpole_job):
     assert {"ray", "torch", "gymnasium", "python"} <= set(meta["versions"])
     assert meta["training"]["recent_episode_return_mean"] >= 150
     assert meta["training"]["recent_episodes"] >= 10
+    assert meta["training"]["evaluation_return_mean"] >= 150
+    assert meta["training"]["evaluation_episodes"] >= 10
     assert meta["training"]["stop_reason"].startswith("mean return")
     assert meta["onnx"]["file"] == "policy.onnx"
     assert (model / "checkpoint" / "rllib_checkpoint.json").exists()

@@ -60,3 +60,18 @@ def test_explicit_choices_win_and_are_checked():
     gpu_job = JobConfig.from_hyperparameters({"rl.learners.num_gpus_per_learner": "1"})
     with pytest.raises(UserError, match="needs 1 GPUs but 0 are available"):
         build(gpu_job, Resources(cpus=8, gpus=0), "CartPole-v1")
+
+
+def test_a_return_stop_gets_an_on_demand_greedy_evaluation_runner():
+    from sagemaker_rl_container.ray_rllib.evaluation import ON_DEMAND_INTERVAL
+
+    config = build(JobConfig(), Resources(cpus=2, gpus=0), "CartPole-v1", evaluation_episodes=7)
+    assert config.evaluation_interval == ON_DEMAND_INTERVAL  # never due: only when asked
+    assert (config.evaluation_duration, config.evaluation_duration_unit) == (7, "episodes")
+    assert config.evaluation_num_env_runners == 0  # in the driver: no CPU taken from training
+    assert config.get_evaluation_config_object().explore is False  # as exported and served
+    assert build(JobConfig(), Resources(cpus=2, gpus=0), "CartPole-v1").evaluation_interval is None
+    # A user's rl.evaluation.* setting still wins.
+    job = JobConfig.from_hyperparameters({"rl.evaluation.evaluation_interval": "5"})
+    config = build(job, Resources(cpus=2, gpus=0), "CartPole-v1", evaluation_episodes=7)
+    assert config.evaluation_interval == 5

@@ -151,3 +151,22 @@ def test_the_mean_return_waits_for_enough_episodes_and_skips_empty_iterations():
     unknown = RecentReturns(episodes=3)
     unknown.record(_iteration(70.0, None))
     assert unknown.mean == 70.0
+
+
+def test_a_return_stop_waits_for_the_exported_policy_to_reach_it_too(caplog):
+    evaluations = iter([(377.9, 10), (490.0, 10)])
+    stop = StopConditions(mean_return=450, iterations=50, evaluate=lambda: next(evaluations))
+    stop.record(_iteration(458.3, 11))
+    with caplog.at_level("INFO"):
+        assert stop.reached(SAMPLE, 1) is None  # iteration 7 of 50: nothing else applies
+    assert "the policy as exported averaged 377.9 over 10 episodes" in caplog.text
+    assert stop.evaluation == (377.9, 10)
+    assert stop.reached(SAMPLE, 1) == (
+        "mean return 458.3 over the last 11 episodes >= 450, and 490 in an evaluation of the "
+        "policy as exported (10 episodes)"
+    )
+    assert stop.evaluation == (490.0, 10)
+    # Below the target in training, nothing is evaluated.
+    idle = StopConditions(mean_return=450, evaluate=lambda: pytest.fail("evaluated"))
+    idle.record(_iteration(300.0, 20))
+    assert idle.reached(SAMPLE, 1) is None

@@ -32,7 +32,10 @@ from pydantic import (
 )
 
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.stopping import DEFAULT_MEAN_RETURN_EPISODES
+from sagemaker_rl_container.stopping import (
+    DEFAULT_EVALUATION_EPISODES,
+    DEFAULT_MEAN_RETURN_EPISODES,
+)
 
 SETTING_PREFIX = "rl_"
 OVERRIDE_PREFIX = "rl."
@@ -69,6 +72,12 @@ class JobConfig(BaseModel):
         DEFAULT_MEAN_RETURN_EPISODES,
         description="rl_stop_mean_return (or the env's reward threshold) is compared with the "
         "mean return of at least this many of the most recent finished episodes",
+    )
+    stop_evaluation_episodes: NonNegativeInt = Field(
+        DEFAULT_EVALUATION_EPISODES,
+        description="before stopping on the mean return, the policy as exported plays this "
+        "many evaluation episodes, which must reach it too (0: trust the training episodes; "
+        "RLlib's new API stack only)",
     )
     stop_seconds: Optional[PositiveFloat] = Field(
         None, description="stop after this many seconds of training in this container run"

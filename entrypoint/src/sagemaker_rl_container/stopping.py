@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sagemaker_rl_container.metrics import IterationMetrics
 
-# What `rl_stop_mean_return_episodes` defaults to.
+logger = logging.getLogger(__name__)
+
+# What `rl_stop_mean_return_episodes` and `rl_stop_evaluation_episodes` default to.
 DEFAULT_MEAN_RETURN_EPISODES = 10
+DEFAULT_EVALUATION_EPISODES = 10
 
 
 @dataclass
@@ -56,7 +61,9 @@ class StopConditions:
 
     Iterations and timesteps count from the job's first start (they continue after a resume);
     seconds count this container run only, as SageMaker's own run-time limit does per attempt.
-    The mean return is that of the last `recent.episodes` (or more) finished episodes.
+    The mean return is that of the last `recent.episodes` (or more) finished episodes; where
+    `evaluate` is set (it plays episodes with the policy as exported and returns their mean
+    return and count), that must reach the target too before training stops on it.
     Call `record` with each iteration's metrics before asking `reached` or `progress`.
     """
 
@@ -65,6 +72,9 @@ class StopConditions:
     mean_return: float | None = None
     seconds: float | None = None
     recent: RecentReturns = field(default_factory=RecentReturns)
+    evaluate: Callable[[], tuple[float, int]] | None = None
+    # The last evaluation's (mean return, episodes), once one ran.
+    evaluation: tuple[float, int] | None = None
 
     def record(self, metrics: IterationMetrics) -> None:
         self.recent.record(metrics)
@@ -73,9 +83,24 @@ class StopConditions:
         """The reason to stop now, or None to go on."""
         mean = self.recent.mean
         if self.mean_return is not None and _at_least(mean, self.mean_return):
-            return (
+            reason = (
                 f"mean return {mean:.6g} over the last {self._episodes_text()} >= "
                 f"{self.mean_return:g}"
+            )
+            if self.evaluate is None:
+                return reason
+            evaluated, episodes = self.evaluation = self.evaluate()
+            if _at_least(evaluated, self.mean_return):
+                return (
+                    f"{reason}, and {evaluated:.6g} in an evaluation of the policy as exported "
+                    f"({_plural(episodes, 'episode')})"
+                )
+            logger.info(
+                "Training reached %s, but the policy as exported averaged %.6g over %s of "
+                "evaluation: training goes on",
+                reason,
+                evaluated,
+                _plural(episodes, "episode"),
             )
         if self.iterations is not None and metrics.iteration >= self.iterations:
             return f"iteration {metrics.iteration} >= {self.iterations}"

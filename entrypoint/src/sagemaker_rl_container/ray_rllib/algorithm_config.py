@@ -15,7 +15,7 @@ from typing import Any
 
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.ray_rllib import offline, overrides
+from sagemaker_rl_container.ray_rllib import evaluation, offline, overrides
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +93,12 @@ def build(
     check: bool = True,
     dataset_input: Path | None = None,
     dataset_output: Path | None = None,
+    evaluation_episodes: int = 0,
 ) -> Any:
     """The validated AlgorithmConfig. `base` is a script-mode program's config, if any;
     `check=False` skips the resource check (a cluster's size is not known yet);
-    `dataset_input`/`dataset_output`: where an offline job reads, or a job records, its data."""
+    `dataset_input`/`dataset_output`: where an offline job reads, or a job records, its data;
+    `evaluation_episodes`: a zero-code job's on-demand evaluation (see evaluation.py)."""
     if base is None:
         _, config = default_config(job.algorithm)
     else:
@@ -116,6 +118,7 @@ def build(
     if base is None:  # a script's own config keeps its own choices
         _set_zero_code_defaults(config, job.overrides)
         _set_resource_defaults(config, resources, job.overrides)
+        evaluation.configure(config, evaluation_episodes)
     if job.seed is not None:
         config.debugging(seed=job.seed)
     offline.configure(config, job.overrides, dataset_input, dataset_output)

@@ -21,6 +21,7 @@ from sagemaker_rl_container.ray_rllib import (
     algorithm_state,
     cluster,
     environments,
+    evaluation,
     export,
     offline,
 )
@@ -86,11 +87,23 @@ def _run(
         "dataset_input": offline.input_dir(contract, job, algorithm),
         "dataset_output": offline.record_dir(contract, job),
     }
+    stop = _stop_conditions(job, env)
+    # Offline jobs' returns already come from evaluation episodes (offline.py).
+    evaluation_episodes = (
+        job.stop_evaluation_episodes
+        if stop.mean_return is not None and datasets["dataset_input"] is None
+        else 0
+    )
     # Validate everything before Ray starts; a cluster's resources are known once it formed.
     config = algorithm_config.build(
-        job, local, rllib_env, base_config, check=head is None, **datasets
+        job,
+        local,
+        rllib_env,
+        base_config,
+        check=head is None,
+        evaluation_episodes=evaluation_episodes,
+        **datasets,
     )
-    stop = _stop_conditions(job, env)
     store = CheckpointStore(contract.checkpoint_dir, keep=job.checkpoint_keep)
     store.remove_partials()
     identity = {
@@ -112,7 +125,13 @@ def _run(
         if head is not None:
             head.start()
             config = algorithm_config.build(
-                job, _cluster_resources(), rllib_env, base_config, check=True, **datasets
+                job,
+                _cluster_resources(),
+                rllib_env,
+                base_config,
+                check=True,
+                evaluation_episodes=evaluation_episodes,
+                **datasets,
             )
         else:
             _init_ray(contract)
@@ -140,6 +159,14 @@ def _run(
         if before_build is not None:
             before_build()
         session = _Session(_build_algorithm(config, identity), store, identity, curve)
+        if evaluation_episodes:
+            stop.evaluate = evaluation.evaluator(session.algo)
+            if stop.evaluate is not None:
+                logger.info(
+                    "Before stopping on the mean return, the policy as exported plays "
+                    "evaluation episodes (rl_stop_evaluation_episodes=%d)",
+                    evaluation_episodes,
+                )
         if head is not None:
             head.log_placement(session.algo)
         try:
@@ -167,6 +194,11 @@ def _run(
                     # what a mean-return stop condition compares: the last N episodes' mean
                     "recent_episode_return_mean": _json_number(stop.recent.mean),
                     "recent_episodes": stop.recent.count,
+                    # the evaluation that confirmed (or last refused) a mean-return stop
+                    "evaluation_return_mean": _json_number(
+                        stop.evaluation[0] if stop.evaluation else math.nan
+                    ),
+                    "evaluation_episodes": stop.evaluation[1] if stop.evaluation else 0,
                     "stop_reason": reason,
                     "resumed_from": resumed,
                     "hosts": len(contract.hosts),
@@ -296,8 +328,13 @@ class _Session:
 def to_metrics(result: dict[str, Any]) -> IterationMetrics:
     """Map an RLlib result dict (new or old API stack) to the metrics every image logs."""
     runners = result.get("env_runners", {})
-    if "episode_return_mean" not in runners and "evaluation" in result:
+    if (
+        "episode_return_mean" not in runners
+        and "evaluation" in result
+        and not runners.get("num_env_steps_sampled")
+    ):
         # Offline algorithms sample nothing: their returns come from evaluation in the env.
+        # (An online job's iteration may end no episode: its last evaluation is no stand-in.)
         runners = {**runners, **result["evaluation"].get("env_runners", {})}
     learner = result.get("learners", {}).get("default_policy", {})
     if not learner:  # old API stack
