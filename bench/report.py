@@ -26,14 +26,14 @@ def load() -> list[dict]:
 
 def table(figures: list[dict]) -> str:
     lines = [
-        "| figure | value | spread (min-max) | runs | target | verdict |",
+        "| figure | value | spread (min to max) | runs | target | verdict |",
         "|---|---|---|---|---|---|",
     ]
     for f in figures:
         low, high = f["spread"]
         verdict = {None: "-", True: "met", False: "**MISSED**"}[f["met"]]
         lines.append(
-            f"| {f['name']} ({f['unit']}) | {f['value']:.3g} | {low:.3g}-{high:.3g} | "
+            f"| {f['name']} ({f['unit']}) | {f['value']:.3g} | {low:.3g} to {high:.3g} | "
             f"{len(f['samples'])} | {f['target_text']} | {verdict} |"
         )
     notes = [f"- {f['name']}: {f['note']}" for f in figures if f["note"]]
