@@ -10,12 +10,7 @@ says "solved" should hand over a policy that is.
 
 from __future__ import annotations
 
-import logging
-import math
-from collections.abc import Callable
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 # RLlib creates an evaluation EnvRunner only for a configured evaluation interval. One this
 # long never comes due, so that runner plays only when the trainer asks (Algorithm.evaluate).
@@ -38,17 +33,6 @@ def configure(config: Any, episodes: int) -> None:
     )
 
 
-def evaluator(algo: Any) -> Callable[[], tuple[float, int]] | None:
-    """A function that evaluates `algo`'s current policy and returns (mean return, episodes);
-    None when the algorithm has no evaluation runner to do it with."""
-    if getattr(algo, "eval_env_runner_group", None) is None:
-        return None
-
-    def evaluate() -> tuple[float, int]:
-        results = algo.evaluate()
-        runners = results.get("env_runners", results.get("evaluation", {}).get("env_runners", {}))
-        mean = runners.get("episode_return_mean", runners.get("episode_reward_mean"))
-        episodes = runners.get("num_episodes", runners.get("episodes_this_iter", 0))
-        return (math.nan if mean is None else float(mean)), int(episodes or 0)
-
-    return evaluate
+def available(algo: Any) -> bool:
+    """Whether `algo` has an evaluation runner for `Algorithm.evaluate` to play on."""
+    return getattr(algo, "eval_env_runner_group", None) is not None

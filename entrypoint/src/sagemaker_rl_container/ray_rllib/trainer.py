@@ -159,14 +159,13 @@ def _run(
         if before_build is not None:
             before_build()
         session = _Session(_build_algorithm(config, identity), store, identity, curve)
-        if evaluation_episodes:
-            stop.evaluate = evaluation.evaluator(session.algo)
-            if stop.evaluate is not None:
-                logger.info(
-                    "Before stopping on the mean return, the policy as exported plays "
-                    "evaluation episodes (rl_stop_evaluation_episodes=%d)",
-                    evaluation_episodes,
-                )
+        if evaluation_episodes and evaluation.available(session.algo):
+            stop.evaluate = session.evaluate
+            logger.info(
+                "Before stopping on the mean return, the policy as exported plays "
+                "evaluation episodes (rl_stop_evaluation_episodes=%d)",
+                evaluation_episodes,
+            )
         if head is not None:
             head.log_placement(session.algo)
         try:
@@ -308,6 +307,11 @@ class _Session:
             if checkpoint_frequency and metrics.iteration % checkpoint_frequency == 0:
                 self.checkpoint()
 
+    def evaluate(self) -> tuple[float, int]:
+        """Mean return and episode count of one evaluation (see evaluation.py)."""
+        mean, episodes = _episode_returns(self.algo.evaluate().get("env_runners", {}))
+        return mean, episodes or 0
+
     def checkpoint(self) -> Checkpoint:
         started = time.monotonic()
         iteration = int(self.algo.iteration)
@@ -340,7 +344,7 @@ def to_metrics(result: dict[str, Any]) -> IterationMetrics:
     if not learner:  # old API stack
         learner = result.get("info", {}).get("learner", {}).get("default_policy", {})
         learner = learner.get("learner_stats", learner)
-    mean = runners.get("episode_return_mean", runners.get("episode_reward_mean", math.nan))
+    mean, episodes = _episode_returns(runners)
     return IterationMetrics(
         iteration=int(result["training_iteration"]),
         timesteps_total=int(
@@ -350,7 +354,7 @@ def to_metrics(result: dict[str, Any]) -> IterationMetrics:
             or 0
         ),
         episodes_total=int(runners.get("num_episodes_lifetime", result.get("episodes_total", 0))),
-        episode_return_mean=_float(mean),
+        episode_return_mean=mean,
         episode_return_min=_float(
             runners.get("episode_return_min", runners.get("episode_reward_min"))
         ),
@@ -360,9 +364,7 @@ def to_metrics(result: dict[str, Any]) -> IterationMetrics:
         episode_len_mean=_float(runners.get("episode_len_mean")),
         time_this_iter_s=_float(result.get("time_this_iter_s")),
         time_total_s=_float(result.get("time_total_s")),
-        episodes_this_iter=_optional_int(
-            runners.get("num_episodes", runners.get("episodes_this_iter"))
-        ),
+        episodes_this_iter=episodes,
         losses={
             key: _float(value)
             for key, value in learner.items()
@@ -452,8 +454,12 @@ def _float(value: Any) -> float:
         return math.nan
 
 
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def _episode_returns(runners: dict[str, Any]) -> tuple[float, int | None]:
+    """The mean return and how many episodes it averages (None: not said), from a result's
+    `env_runners` on either API stack."""
+    mean = runners.get("episode_return_mean", runners.get("episode_reward_mean"))
+    episodes = runners.get("num_episodes", runners.get("episodes_this_iter"))
+    return _float(mean), (None if episodes is None else int(episodes))
 
 
 def _json_number(value: float) -> float | None:
