@@ -46,17 +46,26 @@ class CheckpointStore:
         self.keep = keep
 
     def save(
-        self, iteration: int, write: Callable[[Path], None], manifest: dict[str, Any]
+        self,
+        iteration: int,
+        write: Callable[[Path], dict[str, Any] | None],
+        manifest: dict[str, Any],
     ) -> Checkpoint:
-        """Write a checkpoint for `iteration` with `write(directory)`; returns it once in place."""
+        """Write a checkpoint for `iteration` with `write(directory)`, which may return more
+        manifest entries; returns the checkpoint once it is in place."""
         self.root.mkdir(parents=True, exist_ok=True)
         final = self.root / f"checkpoint-{iteration:06d}"
         if final.exists() and self._read_manifest(final) is not None:
             return Checkpoint(final, iteration, self._read_manifest(final) or {})
         staging = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{final.name}-", dir=self.root))
         try:
-            write(staging)
-            full_manifest = {**manifest, "iteration": iteration, "saved_at": time.time()}
+            written = write(staging) or {}
+            full_manifest = {
+                **manifest,
+                **written,
+                "iteration": iteration,
+                "saved_at": time.time(),
+            }
             manifest_path = staging / MANIFEST
             manifest_path.write_text(json.dumps(full_manifest, indent=2, default=str))
             _fsync_tree(staging)

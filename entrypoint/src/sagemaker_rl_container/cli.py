@@ -102,25 +102,17 @@ def main(argv: list[str] | None = None) -> None:
         from sagemaker_rl_container.metrics import metric_definitions_json
 
         print(metric_definitions_json())
-    elif args.command == "hyperparameters" and os.environ.get("SAGEMAKER_RL_TOOLKIT") == "coach":
-        from sagemaker_rl_container.coach.config import PRESET_KEY, CoachConfig
-
-        for name, field in CoachConfig.model_fields.items():
-            if name == "overrides":
-                continue
-            key = PRESET_KEY if name == "preset" else f"rl_{name}"
-            default = "required" if field.is_required() else repr(field.get_default())
-            print(f"{key:<26} default {default:<14} {field.description}")
-        print(
-            "rl.<path>[:<Type>]         any preset attribute, "
-            "e.g. rl.agent_params.algorithm.discount=0.9"
-        )
     elif args.command == "hyperparameters":
-        from sagemaker_rl_container.config import JobConfig
+        for setting in _settings(os.environ.get("SAGEMAKER_RL_TOOLKIT", "ray")):
+            print(f"{setting.key:<30} default {setting.default:<14} {setting.description}")
 
-        for name, field in JobConfig.model_fields.items():
-            if name == "overrides":
-                continue
-            default = field.get_default(call_default_factory=True)
-            print(f"rl_{name:<22} default {default!r:<14} {field.description}")
-        print("rl.<section>.<setting>   any AlgorithmConfig setting, e.g. rl.training.lr=0.0003")
+
+def _settings(toolkit: str) -> list:
+    """The hyperparameters of this image's toolkit."""
+    if toolkit == "coach":
+        from sagemaker_rl_container.coach.config import coach_settings
+
+        return coach_settings()
+    from sagemaker_rl_container.config import OVERRIDE_SETTING, JobConfig, settings_of
+
+    return [*settings_of(JobConfig), OVERRIDE_SETTING]

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from pydantic import (
@@ -32,13 +34,14 @@ from pydantic import (
 )
 
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.stopping import (
-    DEFAULT_EVALUATION_EPISODES,
-    DEFAULT_MEAN_RETURN_EPISODES,
-)
+
+logger = logging.getLogger(__name__)
 
 SETTING_PREFIX = "rl_"
 OVERRIDE_PREFIX = "rl."
+# What `rl_stop_mean_return_episodes` and `rl_stop_evaluation_episodes` default to.
+DEFAULT_MEAN_RETURN_EPISODES = 10
+DEFAULT_EVALUATION_EPISODES = 10
 
 
 class JobConfig(BaseModel):
@@ -47,14 +50,19 @@ class JobConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     algorithm: str = Field(
-        "PPO", description="RLlib algorithm name: PPO, DQN, SAC, APPO, IMPALA, ..."
+        "PPO",
+        description="any RLlib algorithm, case-insensitive: APPO, BC, CQL, DQN, DreamerV3, "
+        "IMPALA, IQL, MARWIL, PPO, SAC",
     )
     env: str = Field(
         "CartPole-v1",
-        description="gymnasium id, or `module:Class` / `module:factory` from the source dir",
+        description="a gymnasium id, or `module:Class` / `module:factory` from the source "
+        "directory or an installed package",
     )
     env_config: dict[str, Any] = Field(
-        default_factory=dict, description="JSON object passed to the environment's constructor"
+        default_factory=dict,
+        description="object passed to the environment: `gymnasium.make(id, **config)`, "
+        "or `Class(config)`",
     )
     framework: Optional[str] = Field(
         None, description="torch, tf or tf2; default: torch if the image has it, else tf"
@@ -66,7 +74,10 @@ class JobConfig(BaseModel):
         None, description="stop once this many env steps were sampled (counted across restarts)"
     )
     stop_mean_return: Optional[float] = Field(
-        None, description="stop once the mean episode return reaches this value"
+        None,
+        description="stop once the mean return of the most recent training episodes "
+        "(rl_stop_mean_return_episodes) reaches this, and the policy as exported reaches it "
+        "too in evaluation (rl_stop_evaluation_episodes)",
     )
     stop_mean_return_episodes: PositiveInt = Field(
         DEFAULT_MEAN_RETURN_EPISODES,
@@ -86,7 +97,7 @@ class JobConfig(BaseModel):
         10, description="checkpoint every N iterations (0: only at the end and on SIGTERM)"
     )
     checkpoint_keep: PositiveInt = Field(3, description="how many checkpoints to keep")
-    seed: Optional[int] = Field(None, description="random seed for the toolkit")
+    seed: Optional[int] = Field(None, description="RLlib's `debugging(seed=...)`")
     cluster_timeout: PositiveFloat = Field(
         300, description="multi-host jobs: seconds to wait for every host to join the cluster"
     )
@@ -104,7 +115,10 @@ class JobConfig(BaseModel):
         "for an offline job's channel",
     )
     export_onnx: Optional[bool] = Field(
-        None, description="ONNX export into model/ (default: for torch policies)"
+        None,
+        description="export the policy as ONNX into model/; default: torch policies, and "
+        "TensorFlow ones with discrete actions (via tf2onnx); false keeps only the checkpoint "
+        "(and the SavedModel)",
     )
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="`rl.<section>.<setting>` overrides, keyed without `rl.`"
@@ -147,7 +161,7 @@ class JobConfig(BaseModel):
         try:
             return cls(**settings, overrides=overrides)
         except ValidationError as error:
-            raise UserError(_describe(error)) from None
+            raise UserError(validation_error_line(error, unknown=_unknown_key_message)) from None
 
     @classmethod
     def hyperparameter_names(cls) -> list[str]:
@@ -163,12 +177,66 @@ def _unknown_key_message(key: str) -> str:
     )
 
 
-def _describe(error: ValidationError) -> str:
+@dataclass(frozen=True)
+class Setting:
+    """One hyperparameter as the CLI and the generated reference list it."""
+
+    key: str
+    default: str
+    description: str
+
+
+def settings_of(
+    model: type[BaseModel], key_of: Callable[[str], str] = lambda field: SETTING_PREFIX + field
+) -> list[Setting]:
+    """The hyperparameters a config model reads, from its fields (so the lists cannot drift)."""
+    listed = []
+    for name, field in model.model_fields.items():
+        if name == "overrides":
+            continue
+        if field.is_required():
+            default = "required"
+        else:
+            value = field.get_default(call_default_factory=True)
+            default = "none" if value is None else json.dumps(value)
+        listed.append(Setting(key_of(name), default, field.description or ""))
+    return listed
+
+
+# The `rl.` family, listed after the `rl_` settings.
+OVERRIDE_SETTING = Setting(
+    "rl.<section>.<setting>",
+    "RLlib's",
+    "any AlgorithmConfig builder setting: rl.training.lr=0.0003 calls "
+    "config.training(lr=0.0003); sections: training, env_runners, environment, learners, "
+    "evaluation, rl_module, offline_data, reporting, debugging, fault_tolerance, multi_agent, "
+    "checkpointing, resources, framework, api_stack",
+)
+
+
+def validation_error_line(
+    error: ValidationError,
+    key_of: Callable[[str], str] = lambda field: SETTING_PREFIX + field,
+    unknown: Callable[[str], str] | None = None,
+) -> str:
     """One line for the first problem pydantic found, named by its hyperparameter."""
     problem = error.errors()[0]
-    field = str(problem["loc"][0]) if problem["loc"] else ""
-    key = SETTING_PREFIX + field
-    if problem["type"] == "extra_forbidden":
-        return _unknown_key_message(key)
-    value = problem.get("input")
-    return f"hyperparameter {key}={value!r} is invalid: {problem['msg'].lower()}"
+    key = key_of(str(problem["loc"][0]) if problem["loc"] else "")
+    if problem["type"] == "extra_forbidden" and unknown is not None:
+        return unknown(key)
+    return f"hyperparameter {key}={problem.get('input')!r} is invalid: {problem['msg'].lower()}"
+
+
+def log_unused_hyperparameters(
+    hyperparameters: Mapping[str, Any], user_code: str, also_known: Iterable[str] = ()
+) -> None:
+    """Keys that are neither `rl_*` nor `rl.*` reach the user's own code only: say so, so a
+    misspelt setting is visible in the log."""
+    known = set(also_known)
+    ignored = sorted(
+        key
+        for key in hyperparameters
+        if not key.startswith((SETTING_PREFIX, OVERRIDE_PREFIX)) and key not in known
+    )
+    if ignored:
+        logger.info("Hyperparameters not used by the launcher (left to %s): %s", user_code, ignored)

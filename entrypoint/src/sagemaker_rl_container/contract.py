@@ -68,16 +68,11 @@ class TrainingContract:
     num_gpus: int
     # The user's hyperparameters, decoded from JSON where they were JSON, minus SageMaker's keys.
     hyperparameters: dict[str, Any]
-    # Script mode (`sagemaker_program` / `sagemaker_submit_directory`, as RLEstimator sends them).
     # Heterogeneous clusters: instance group name -> its hosts (empty for older resourceconfigs).
     instance_groups: dict[str, list[str]] = field(default_factory=dict)
+    # Script mode (`sagemaker_program` / `sagemaker_submit_directory`, as RLEstimator sends them).
     user_program: str | None = None
     submit_directory: str | None = None
-    job_name: str | None = None
-
-    @property
-    def failure_file(self) -> Path:
-        return self.output_dir / "failure"
 
     @property
     def is_distributed(self) -> bool:
@@ -138,5 +133,4 @@ class TrainingContract:
             user_program=env.user_entry_point or None,
             # `module_dir` falls back to /opt/ml/code when no submit directory was named.
             submit_directory=env.module_dir,
-            job_name=env.job_name,
         )

@@ -21,8 +21,6 @@ logger = logging.getLogger(__name__)
 
 
 def run(contract: TrainingContract) -> None:
-    from sagemaker_rl_container.ray_rllib import launcher
-
     program_name = contract.user_program or ""
     source = source_dir.prepare(contract)
     if source is None:
@@ -37,7 +35,6 @@ def run(contract: TrainingContract) -> None:
             f"sagemaker_program {program_name!r} not found in the source directory {source} "
             f"(it has {found})"
         )
-    runs_before = launcher.completed_runs
     argv = [str(program), *_command_line(contract.hyperparameters)]
     logger.info("Running %s", " ".join(argv))
     saved_argv, saved_cwd = sys.argv, os.getcwd()
@@ -56,7 +53,8 @@ def run(contract: TrainingContract) -> None:
     finally:
         sys.argv = saved_argv
         os.chdir(saved_cwd)
-    if launcher.completed_runs == runs_before and not any(contract.model_dir.iterdir()):
+    # A launcher's run always leaves the final checkpoint and metadata in model/.
+    if not any(contract.model_dir.iterdir()):
         raise UserError(
             f"{program_name} finished without training: call RayLauncher().train_main() (see "
             f"sagemaker_rl_container.ray_rllib.launcher) or write the model to "

@@ -8,13 +8,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sagemaker_rl_container.config import DEFAULT_MEAN_RETURN_EPISODES
 from sagemaker_rl_container.metrics import IterationMetrics
 
 logger = logging.getLogger(__name__)
-
-# What `rl_stop_mean_return_episodes` and `rl_stop_evaluation_episodes` default to.
-DEFAULT_MEAN_RETURN_EPISODES = 10
-DEFAULT_EVALUATION_EPISODES = 10
 
 
 @dataclass

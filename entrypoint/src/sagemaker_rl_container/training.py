@@ -1,7 +1,8 @@
 """The training entry point: `SAGEMAKER_TRAINING_MODULE=sagemaker_rl_container.training:main`.
 
 sagemaker-training's `train` calls `main()`, writes `output/success` when it returns, and turns
-a raised `UserError` into `output/failure` (its message, verbatim) and exit code 1.
+a raised `UserError` into `output/failure` (its message, verbatim) and exit code 1. `main()`
+picks the image's toolkit and the kind of job; the job itself runs through lifecycle.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import signal
 
 from sagemaker_rl_container import script_mode, source_dir
-from sagemaker_rl_container.config import JobConfig
+from sagemaker_rl_container.config import JobConfig, log_unused_hyperparameters
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import TrainingInterrupted, UserError
 
@@ -27,9 +28,13 @@ def main() -> None:
     toolkit = os.environ.get(TOOLKIT_ENV, "ray")
     if toolkit == "coach":
         _run_coach(contract)
-        return
-    if toolkit != "ray":
+    elif toolkit == "ray":
+        _run_ray(contract)
+    else:
         raise NotImplementedError(f"{TOOLKIT_ENV}={toolkit!r} has no launcher")
+
+
+def _run_ray(contract: TrainingContract) -> None:
     try:
         if contract.is_distributed and _run_as_cluster_worker(contract):
             return
@@ -63,22 +68,13 @@ def _run_zero_code(contract: TrainingContract) -> None:
     from sagemaker_rl_container.ray_rllib import trainer
 
     job = JobConfig.from_hyperparameters(contract.hyperparameters)
-    ignored = sorted(key for key in contract.hyperparameters if not key.startswith(("rl_", "rl.")))
-    if ignored:
-        logger.info("Hyperparameters not used by the launcher (left to your code): %s", ignored)
+    log_unused_hyperparameters(contract.hyperparameters, "your code")
     source_dir.prepare(contract)
-    summary = trainer.run(contract, job)
-    logger.info(
-        "Done: %d iterations, %d env steps, mean return %.2f (%s)",
-        summary.iterations,
-        summary.timesteps,
-        summary.episode_return_mean,
-        summary.stop_reason,
-    )
+    trainer.run(contract, job)
 
 
 def _run_coach(contract: TrainingContract) -> None:
-    from sagemaker_rl_container.coach.config import CoachConfig
+    from sagemaker_rl_container.coach.config import PRESET_KEY, CoachConfig
 
     config = CoachConfig.from_hyperparameters(contract.hyperparameters)
     if contract.is_distributed:
@@ -94,20 +90,7 @@ def _run_coach(contract: TrainingContract) -> None:
             contract.user_program,
             config.preset,
         )
-    ignored = sorted(
-        key
-        for key in contract.hyperparameters
-        if not key.startswith(("rl_", "rl.")) and key != "RLCOACH_PRESET"
-    )
-    if ignored:
-        logger.info("Hyperparameters not used by the launcher (left to your preset): %s", ignored)
-    from sagemaker_rl_container.coach import launcher
+    log_unused_hyperparameters(contract.hyperparameters, "your preset", also_known=(PRESET_KEY,))
+    from sagemaker_rl_container.coach import trainer
 
-    summary = launcher.run(contract, config)
-    logger.info(
-        "Done: %d iterations, evaluation return %.2f (%s); model/: %s",
-        summary.iterations,
-        summary.evaluation_return_mean,
-        summary.stop_reason,
-        ", ".join(summary.exported) or "not exported",
-    )
+    trainer.run(contract, config)

@@ -19,6 +19,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
 
 from sagemaker_rl_container.coach.overrides import Override, parse_all
+from sagemaker_rl_container.config import Setting, settings_of, validation_error_line
 from sagemaker_rl_container.errors import UserError
 
 PRESET_KEY = "RLCOACH_PRESET"
@@ -68,18 +69,30 @@ class CoachConfig(BaseModel):
         try:
             return cls(**settings, overrides=parsed)
         except ValidationError as error:
-            problem = error.errors()[0]
-            field = str(problem["loc"][0]) if problem["loc"] else ""
-            key = PRESET_KEY if field == "preset" else SETTING_PREFIX + field
-            raise UserError(
-                f"hyperparameter {key}={problem.get('input')!r} is invalid: "
-                f"{problem['msg'].lower()}"
-            ) from None
+            raise UserError(validation_error_line(error, key_of=_key_of)) from None
 
     @classmethod
     def hyperparameter_names(cls) -> list[str]:
         names = [SETTING_PREFIX + name for name in cls.model_fields]
         return [PRESET_KEY] + [n for n in names if n not in ("rl_preset", "rl_overrides")]
+
+
+def coach_settings() -> list[Setting]:
+    return [
+        *settings_of(CoachConfig, key_of=_key_of),
+        Setting(
+            "rl.<path>[:<Type>]",
+            "none",
+            "set any attribute under the preset's graph_manager, e.g. "
+            "rl.agent_params.algorithm.discount=0.9, rl.improve_steps:TrainingSteps=100; types: "
+            "EnvironmentSteps, EnvironmentEpisodes, TrainingSteps, Time, Frames, int, float, str, "
+            "bool; every step of the path must exist",
+        ),
+    ]
+
+
+def _key_of(field: str) -> str:
+    return PRESET_KEY if field == "preset" else SETTING_PREFIX + field
 
 
 def _unknown(key: str) -> str:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 import shutil
 from pathlib import Path
 from typing import Any
 
 from sagemaker_rl_container.coach.config import CoachConfig
-from sagemaker_rl_container.coach.launcher import framework, top_agent
+from sagemaker_rl_container.coach.preset import framework, top_agent
+from sagemaker_rl_container.versions import installed_versions
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ def _flatten(items: Any) -> list[Any]:
     return [items]
 
 
-def export(graph_manager: Any, model_dir: Path, config: CoachConfig) -> list[str]:
+def export(
+    graph_manager: Any, model_dir: Path, config: CoachConfig, training: dict[str, Any]
+) -> list[str]:
     agent, network = main_network(graph_manager)
     model_dir.mkdir(parents=True, exist_ok=True)
     if framework() == "tensorflow":
@@ -51,7 +53,10 @@ def export(graph_manager: Any, model_dir: Path, config: CoachConfig) -> list[str
         "framework": framework(),
         **details,
         "pre_network_filters": pre_network_filters(agent),
-        "versions": _versions(),
+        "versions": installed_versions(
+            "rl-coach-slim", "tensorflow-cpu", "tensorflow", "mxnet", "gym", "numpy"
+        ),
+        "training": training,
     }
     (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
     exported = sorted(path.name for path in model_dir.iterdir())
@@ -134,19 +139,7 @@ def _export_mxnet(agent: Any, network: Any, model_dir: Path) -> dict[str, Any]:
     return {
         "symbol": "model-symbol.json",
         "params": "model-0000.params",
-        "inputs": dict(zip(data_names, embedders)),  # noqa: B905 (Python 3.9)
+        "inputs": dict(zip(data_names, embedders)),
         "input_shapes": [list(shape) for shape in network._model_input_shapes()],
         "outputs": len(outputs),
     }
-
-
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    versions = {"python": platform.python_version()}
-    for package in ("rl-coach-slim", "tensorflow-cpu", "tensorflow", "mxnet", "gym", "numpy"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions

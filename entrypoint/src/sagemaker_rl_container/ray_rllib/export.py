@@ -18,17 +18,15 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import platform
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from sagemaker_rl_container import __version__
 from sagemaker_rl_container.errors import UserError
 from sagemaker_rl_container.ray_rllib import algorithm_state, offline
+from sagemaker_rl_container.versions import installed_versions
 
 logger = logging.getLogger(__name__)
 
@@ -407,12 +405,11 @@ def _bounds(values: np.ndarray) -> list[Any]:
 
 
 def _versions(framework: str) -> dict[str, str]:
-    packages = ["ray", "gymnasium", "numpy", "onnx", "onnxruntime"]
-    packages.append("torch" if framework == "torch" else "tensorflow")
-    versions = {"python": platform.python_version(), "sagemaker-rl-container": __version__}
-    for package in packages:
-        try:
-            versions[package] = importlib_metadata.version(package)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return versions
+    return installed_versions(
+        "ray",
+        "gymnasium",
+        "numpy",
+        "onnx",
+        "onnxruntime",
+        "torch" if framework == "torch" else "tensorflow",
+    )

@@ -26,9 +26,6 @@ from typing import Any
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
 
-# How many launchers finished in this process: script mode checks the program used one.
-completed_runs = 0
-
 
 class RayLauncher:
     def __init__(self) -> None:
@@ -52,12 +49,9 @@ class RayLauncher:
         """Train, checkpoint and export; returns the training summary."""
         from sagemaker_rl_container.ray_rllib import trainer
 
-        global completed_runs
-        summary = trainer.run(
+        return trainer.run(
             self.contract,
             self.job,
             base_config=self.get_algorithm_config(),
             before_build=self.register_env_creator,
         )
-        completed_runs += 1
-        return summary

@@ -1,21 +1,26 @@
-"""Run one RLlib training job: start Ray, build the algorithm, resume, train, checkpoint, export."""
+"""RLlib's part of a job (see lifecycle.py): start Ray, build the algorithm, train it an
+iteration at a time, save and restore its state, export its policy."""
 
 from __future__ import annotations
 
 import logging
-import math
 import os
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sagemaker_rl_container import background_imports, signals
-from sagemaker_rl_container.checkpoints import Checkpoint, CheckpointStore
+from sagemaker_rl_container.checkpoints import Checkpoint
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
-from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
-from sagemaker_rl_container.metrics import IterationMetrics, metrics_line, print_line
+from sagemaker_rl_container.errors import UserError, summarize
+from sagemaker_rl_container.lifecycle import (
+    IterationDone,
+    Job,
+    JobSettings,
+    Trainer,
+    TrainingSummary,
+)
 from sagemaker_rl_container.ray_rllib import (
     algorithm_config,
     algorithm_state,
@@ -25,8 +30,8 @@ from sagemaker_rl_container.ray_rllib import (
     export,
     offline,
 )
+from sagemaker_rl_container.ray_rllib.results import episode_returns, lifetime_steps, to_metrics
 from sagemaker_rl_container.stopping import RecentReturns, StopConditions
-from sagemaker_rl_container.training_curve import TrainingCurve
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +40,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_ITERATIONS = 100
 # Inside a checkpoint directory, beside the manifest.
 ALGORITHM_STATE = "algorithm"
-
-
-@dataclass(frozen=True)
-class TrainingSummary:
-    iterations: int
-    timesteps: int
-    episode_return_mean: float
-    stop_reason: str
-    resumed_from: str | None
 
 
 def run(
@@ -57,164 +53,184 @@ def run(
     On a multi-host job this runs on the head host only (see cluster.py); the outcome is
     published to the other hosts whichever way it goes.
     """
-    if not contract.is_distributed:
-        return _run(contract, job, base_config, before_build, head=None)
-    nodes = cluster.layout(contract, job.head_instance_group)
-    head = cluster.Head(contract, nodes, job.cluster_timeout)
+    head = None
+    if contract.is_distributed:
+        nodes = cluster.layout(contract, job.head_instance_group)
+        head = cluster.Head(contract, nodes, job.cluster_timeout)
     try:
-        summary = _run(contract, job, base_config, before_build, head)
+        trainer = RayTrainer(contract, job, base_config, before_build, head)
+        settings = JobSettings(job.checkpoint_frequency, job.checkpoint_keep, trainer.stop)
+        summary = Job(contract, trainer, settings).run()
     except BaseException as error:
-        head.stop(False, str(error) if isinstance(error, UserError) else summarize(error))
+        if head is not None:
+            head.stop(False, str(error) if isinstance(error, UserError) else summarize(error))
         raise
-    head.stop(True)
+    if head is not None:
+        head.stop(True)
     return summary
 
 
-def _run(
-    contract: TrainingContract,
-    job: JobConfig,
-    base_config: Any | None,
-    before_build: Callable[[], None] | None,
-    head: cluster.Head | None,
-) -> TrainingSummary:
-    local = algorithm_config.Resources(cpus=contract.num_cpus, gpus=contract.num_gpus)
-    env = _resolve_env(job, base_config)
-    rllib_env = env.rllib_env if env else None
-    algorithm = (
-        job.algorithm if base_config is None else algorithm_config.algorithm_name(base_config)
-    )
-    datasets = {
-        "dataset_input": offline.input_dir(contract, job, algorithm),
-        "dataset_output": offline.record_dir(contract, job),
-    }
-    stop = _stop_conditions(job, env)
-    # Offline jobs' returns already come from evaluation episodes (offline.py).
-    evaluation_episodes = (
-        job.stop_evaluation_episodes
-        if stop.mean_return is not None and datasets["dataset_input"] is None
-        else 0
-    )
-    # Validate everything before Ray starts; a cluster's resources are known once it formed.
-    config = algorithm_config.build(
-        job,
-        local,
-        rllib_env,
-        base_config,
-        check=head is None,
-        evaluation_episodes=evaluation_episodes,
-        **datasets,
-    )
-    store = CheckpointStore(contract.checkpoint_dir, keep=job.checkpoint_keep)
-    store.remove_partials()
-    identity = {
-        "algorithm": algorithm_config.algorithm_name(config),
-        "env": env.spec if env else str(config.env),
-    }
-
-    # Created before Ray starts so that its slow imports overlap Ray's start (it has no other
-    # side effect until the first iteration is recorded).
-    curve = TrainingCurve.for_job(contract, f"{identity['algorithm']} on {identity['env']}")
-    if config.framework_str == "torch":
-        # Building the first torch optimizer imports torch._dynamo (~1 s on 2 CPUs); Ray's
-        # start mostly waits on its own processes, so import it meanwhile.
-        background_imports.start("torch._dynamo")
-
-    import ray
-
-    try:
-        if head is not None:
-            head.start()
-            config = algorithm_config.build(
-                job,
-                _cluster_resources(),
-                rllib_env,
-                base_config,
-                check=True,
-                evaluation_episodes=evaluation_episodes,
-                **datasets,
-            )
-        else:
-            _init_ray(contract)
-        logger.info(
-            "Training %s on %s with %s, %d env runners; stop at %s; checkpoints in %s",
-            identity["algorithm"],
-            identity["env"],
-            config.framework_str,
-            config.num_env_runners,
-            stop.describe(),
-            store.root,
+class RayTrainer(Trainer):
+    def __init__(
+        self,
+        contract: TrainingContract,
+        job: JobConfig,
+        base_config: Any | None,
+        before_build: Callable[[], None] | None,
+        head: cluster.Head | None,
+    ) -> None:
+        """Validate everything before Ray starts; a cluster's resources are known only once
+        it formed (`start`)."""
+        self.contract = contract
+        self.job = job
+        self.base_config = base_config
+        self.before_build = before_build
+        self.head = head
+        self.env = _resolve_env(job, base_config)
+        algorithm = (
+            job.algorithm if base_config is None else algorithm_config.algorithm_name(base_config)
         )
-        if datasets["dataset_input"] is not None:
-            logger.info(
-                "Training from the offline dataset in %s (%d Parquet files); the env only "
-                "evaluates the policy",
-                datasets["dataset_input"],
-                sum(1 for _ in datasets["dataset_input"].rglob("*.parquet")),
-            )
-        if datasets["dataset_output"] is not None:
-            logger.info("Recording every sampled transition into %s", datasets["dataset_output"])
+        self.datasets = {
+            "dataset_input": offline.input_dir(contract, job, algorithm),
+            "dataset_output": offline.record_dir(contract, job),
+        }
+        self.stop = _stop_conditions(job, self.env)
+        # Offline jobs' returns already come from evaluation episodes (offline.py).
+        self.evaluation_episodes = (
+            job.stop_evaluation_episodes
+            if self.stop.mean_return is not None and self.datasets["dataset_input"] is None
+            else 0
+        )
+        self.config = self._build_config(
+            algorithm_config.Resources(cpus=contract.num_cpus, gpus=contract.num_gpus),
+            check=head is None,
+        )
+        self.identity = {
+            "algorithm": algorithm_config.algorithm_name(self.config),
+            "env": self.env.spec if self.env else str(self.config.env),
+        }
+        self.title = f"{self.identity['algorithm']} on {self.identity['env']}"
+        self.algo: Any = None
+        self._ray_started = False
+
+    def _build_config(self, resources: algorithm_config.Resources, check: bool) -> Any:
+        return algorithm_config.build(
+            self.job,
+            resources,
+            self.env.rllib_env if self.env else None,
+            self.base_config,
+            check=check,
+            evaluation_episodes=self.evaluation_episodes,
+            **self.datasets,
+        )
+
+    # -- start
+
+    def start(self) -> None:
+        if self.config.framework_str == "torch":
+            # Building the first torch optimizer imports torch._dynamo (~1 s on 2 CPUs); Ray's
+            # start mostly waits on its own processes, so import it meanwhile.
+            background_imports.start("torch._dynamo")
+        self._ray_started = True
+        if self.head is not None:
+            self.head.start()
+            self.config = self._build_config(_cluster_resources(), check=True)
+        else:
+            _init_ray(self.contract)
+        self._log_plan()
+        # Ray's `ray.init` replaced the SIGTERM handler with its own.
         signals.install()
-        if env is not None:
-            environments.register(env)
-        if before_build is not None:
-            before_build()
-        session = _Session(_build_algorithm(config, identity), store, identity, curve)
-        if evaluation_episodes and evaluation.available(session.algo):
-            stop.evaluate = session.evaluate
+        if self.env is not None:
+            environments.register(self.env)
+        if self.before_build is not None:
+            self.before_build()
+        self.algo = _build_algorithm(self.config, self.identity)
+        if self.evaluation_episodes and evaluation.available(self.algo):
+            self.stop.evaluate = self.evaluate
             logger.info(
                 "Before stopping on the mean return, the policy as exported plays "
                 "evaluation episodes (rl_stop_evaluation_episodes=%d)",
-                evaluation_episodes,
+                self.evaluation_episodes,
             )
-        if head is not None:
-            head.log_placement(session.algo)
-        try:
-            resumed = session.resume()
-            reason = session.train(
-                stop, job.checkpoint_frequency, head.check_hosts if head else None
-            )
-            logger.info("Training stopped: %s", reason)
-            final = session.checkpoint()
-            summary = TrainingSummary(
-                iterations=final.iteration,
-                timesteps=final.manifest["timesteps"],
-                # null in the manifest when no episode has finished yet
-                episode_return_mean=_float(final.manifest["episode_return_mean"]),
-                stop_reason=reason,
-                resumed_from=resumed,
-            )
-            description = {
-                **identity,
-                "env_config": dict(config.env_config or {}),
-                "training": {
-                    "iterations": summary.iterations,
-                    "timesteps": summary.timesteps,
-                    "episode_return_mean": _json_number(summary.episode_return_mean),
-                    # what a mean-return stop condition compares: the last N episodes' mean
-                    "recent_episode_return_mean": _json_number(stop.recent.mean),
-                    "recent_episodes": stop.recent.count,
-                    # the evaluation that confirmed (or last refused) a mean-return stop
-                    "evaluation_return_mean": _json_number(
-                        stop.evaluation[0] if stop.evaluation else math.nan
-                    ),
-                    "evaluation_episodes": stop.evaluation[1] if stop.evaluation else 0,
-                    "stop_reason": reason,
-                    "resumed_from": resumed,
-                    "hosts": len(contract.hosts),
-                },
-            }
-            export.export_model(session.algo, contract.model_dir, description, job.export_onnx)
+        if self.head is not None:
+            self.head.log_placement(self.algo)
+
+    def _log_plan(self) -> None:
+        logger.info(
+            "Training %s with %s, %d env runners; stop at %s; checkpoints in %s",
+            self.title,
+            self.config.framework_str,
+            self.config.num_env_runners,
+            self.stop.describe(),
+            self.contract.checkpoint_dir,
+        )
+        dataset_input, dataset_output = (
+            self.datasets["dataset_input"],
+            self.datasets["dataset_output"],
+        )
+        if dataset_input is not None:
             logger.info(
-                "Model exported to %s: %s",
-                contract.model_dir,
-                ", ".join(sorted(path.name for path in contract.model_dir.iterdir())),
+                "Training from the offline dataset in %s (%d Parquet files); the env only "
+                "evaluates the policy",
+                dataset_input,
+                sum(1 for _ in dataset_input.rglob("*.parquet")),
             )
-            return summary
+        if dataset_output is not None:
+            logger.info("Recording every sampled transition into %s", dataset_output)
+
+    # -- checkpoints
+
+    def restore(self, checkpoint: Checkpoint) -> int:
+        algorithm_state.restore(self.algo, checkpoint.path / ALGORITHM_STATE)
+        return int(self.algo.iteration)
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        algorithm_state.save(self.algo, directory / ALGORITHM_STATE)
+        return {}
+
+    def progress(self) -> tuple[int, int]:
+        return int(self.algo.iteration), lifetime_steps(self.algo)
+
+    # -- train
+
+    def train(self, iteration_done: IterationDone) -> str:
+        while True:
+            reason = iteration_done(to_metrics(self.algo.train()))
+            if reason:
+                return reason
+
+    def evaluate(self) -> tuple[float, int]:
+        """Mean return and episode count of one evaluation (see evaluation.py)."""
+        mean, episodes = episode_returns(self.algo.evaluate().get("env_runners", {}))
+        return mean, episodes or 0
+
+    def check_health(self) -> None:
+        if self.head is not None:
+            self.head.check_hosts()
+
+    # -- export and shutdown
+
+    def export(self, model_dir: Path, training: dict[str, Any]) -> list[str]:
+        description = {
+            **self.identity,
+            "env_config": dict(self.config.env_config or {}),
+            "training": training,
+        }
+        export.export_model(self.algo, model_dir, description, self.job.export_onnx)
+        exported = sorted(path.name for path in model_dir.iterdir())
+        logger.info("Model exported to %s: %s", model_dir, ", ".join(exported))
+        return exported
+
+    def close(self, error: BaseException | None) -> None:
+        if not self._ray_started:
+            return
+        import ray
+
+        try:
+            if self.algo is not None:
+                self.algo.stop()
         finally:
-            curve.close()
-            session.algo.stop()
-    finally:
-        ray.shutdown()
+            ray.shutdown()
 
 
 def _cluster_resources() -> algorithm_config.Resources:
@@ -222,169 +238,6 @@ def _cluster_resources() -> algorithm_config.Resources:
 
     total = ray.cluster_resources()
     return algorithm_config.Resources(cpus=int(total.get("CPU", 0)), gpus=int(total.get("GPU", 0)))
-
-
-class _Session:
-    """One built algorithm and the checkpoints it reads and writes."""
-
-    def __init__(
-        self, algo: Any, store: CheckpointStore, identity: dict[str, str], curve: TrainingCurve
-    ) -> None:
-        self.algo = algo
-        self.store = store
-        self.identity = identity
-        self.curve = curve
-        self.last: IterationMetrics | None = None
-
-    def resume(self) -> str | None:
-        """Restore the newest checkpoint that works; None when starting fresh."""
-        candidates = self.store.valid()
-        problems = []
-        for checkpoint in candidates:
-            saved = {key: checkpoint.manifest.get(key) for key in self.identity}
-            if saved != self.identity:
-                problem = (
-                    f"it holds {saved['algorithm']} on {saved['env']}, this job trains "
-                    f"{self.identity['algorithm']} on {self.identity['env']}"
-                )
-            else:
-                try:
-                    algorithm_state.restore(self.algo, checkpoint.path / ALGORITHM_STATE)
-                except Exception as error:
-                    problem = summarize(error)
-                else:
-                    logger.info(
-                        "Resumed from %s: training continues at iteration %d",
-                        checkpoint.describe(),
-                        self.algo.iteration + 1,
-                    )
-                    self.curve.resume(int(self.algo.iteration))
-                    return checkpoint.path.name
-            logger.warning("Checkpoint %s is unusable: %s", checkpoint.describe(), problem)
-            problems.append(f"{checkpoint.path.name}: {problem}")
-        if problems:
-            raise UserError(
-                f"no usable checkpoint in {self.store.root} ({'; '.join(problems)}): remove "
-                f"them, or give the job another checkpoint location, to start over"
-            )
-        self.curve.resume(0)  # a fresh start: an older run's history is not this one's
-        return None
-
-    def train(
-        self,
-        stop: StopConditions,
-        checkpoint_frequency: int,
-        check_cluster: Callable[[], None] | None = None,
-    ) -> str:
-        already = stop.already_reached(self.algo.iteration, _lifetime_steps(self.algo))
-        if already:
-            return f"{already}, reached before this run"
-        start = time.monotonic()
-        while True:
-            metrics = to_metrics(self.algo.train())
-            self.last = metrics
-            elapsed = time.monotonic() - start
-            stop.record(metrics)
-            print_line(metrics_line(metrics))
-            print_line(progress_line(metrics, stop, elapsed))
-            self.curve.record(metrics)  # after the metrics line: logs first, the view second
-            reason = stop.reached(metrics, elapsed)
-            if reason:
-                return reason
-            if check_cluster is not None:
-                try:
-                    check_cluster()
-                except UserError:
-                    self.checkpoint()
-                    raise
-            if signals.requested():
-                saved = self.checkpoint()
-                raise TrainingInterrupted(
-                    f"training interrupted by SIGTERM after iteration {metrics.iteration}; "
-                    f"{saved.path.name} saved in {self.store.root}: run the job again with the "
-                    f"same checkpoint location to resume"
-                )
-            if checkpoint_frequency and metrics.iteration % checkpoint_frequency == 0:
-                self.checkpoint()
-
-    def evaluate(self) -> tuple[float, int]:
-        """Mean return and episode count of one evaluation (see evaluation.py)."""
-        mean, episodes = _episode_returns(self.algo.evaluate().get("env_runners", {}))
-        return mean, episodes or 0
-
-    def checkpoint(self) -> Checkpoint:
-        started = time.monotonic()
-        iteration = int(self.algo.iteration)
-        mean_return = self.last.episode_return_mean if self.last else math.nan
-        saved = self.store.save(
-            iteration,
-            lambda directory: algorithm_state.save(self.algo, directory / ALGORITHM_STATE),
-            {
-                **self.identity,
-                "timesteps": _lifetime_steps(self.algo),
-                "episode_return_mean": _json_number(mean_return),
-            },
-        )
-        logger.info("Checkpoint %s saved in %.2f s", saved.describe(), time.monotonic() - started)
-        return saved
-
-
-def to_metrics(result: dict[str, Any]) -> IterationMetrics:
-    """Map an RLlib result dict (new or old API stack) to the metrics every image logs."""
-    runners = result.get("env_runners", {})
-    if (
-        "episode_return_mean" not in runners
-        and "evaluation" in result
-        and not runners.get("num_env_steps_sampled")
-    ):
-        # Offline algorithms sample nothing: their returns come from evaluation in the env.
-        # (An online job's iteration may end no episode: its last evaluation is no stand-in.)
-        runners = {**runners, **result["evaluation"].get("env_runners", {})}
-    learner = result.get("learners", {}).get("default_policy", {})
-    if not learner:  # old API stack
-        learner = result.get("info", {}).get("learner", {}).get("default_policy", {})
-        learner = learner.get("learner_stats", learner)
-    mean, episodes = _episode_returns(runners)
-    return IterationMetrics(
-        iteration=int(result["training_iteration"]),
-        timesteps_total=int(
-            result.get("num_env_steps_sampled_lifetime")
-            or runners.get("num_env_steps_sampled_lifetime")
-            or result.get("timesteps_total")
-            or 0
-        ),
-        episodes_total=int(runners.get("num_episodes_lifetime", result.get("episodes_total", 0))),
-        episode_return_mean=mean,
-        episode_return_min=_float(
-            runners.get("episode_return_min", runners.get("episode_reward_min"))
-        ),
-        episode_return_max=_float(
-            runners.get("episode_return_max", runners.get("episode_reward_max"))
-        ),
-        episode_len_mean=_float(runners.get("episode_len_mean")),
-        time_this_iter_s=_float(result.get("time_this_iter_s")),
-        time_total_s=_float(result.get("time_total_s")),
-        episodes_this_iter=episodes,
-        losses={
-            key: _float(value)
-            for key, value in learner.items()
-            if isinstance(value, int | float) and not isinstance(value, bool)
-        },
-    )
-
-
-def progress_line(metrics: IterationMetrics, stop: StopConditions, elapsed_s: float) -> str:
-    returns = (
-        "no episode finished yet"
-        if math.isnan(metrics.episode_return_mean)
-        else f"return {metrics.episode_return_mean:.1f} "
-        f"(min {metrics.episode_return_min:.1f}, max {metrics.episode_return_max:.1f})"
-    )
-    return (
-        f"Iteration {metrics.iteration}: {metrics.timesteps_total} env steps, {returns}, "
-        f"{metrics.time_this_iter_s:.1f} s this iteration, {elapsed_s:.0f} s elapsed; "
-        f"stop at {stop.progress(metrics, elapsed_s)}"
-    )
 
 
 def _resolve_env(job: JobConfig, base_config: Any | None) -> environments.ResolvedEnv | None:
@@ -434,33 +287,3 @@ def _build_algorithm(config: Any, identity: dict[str, str]) -> Any:
             f"RLlib could not build {identity['algorithm']} for env {identity['env']}: "
             f"{summarize(error)}"
         ) from error
-
-
-def _lifetime_steps(algo: Any) -> int:
-    """Env steps sampled since the job first started (restored with a checkpoint)."""
-    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
-
-    if algo.config.enable_env_runner_and_connector_v2:
-        value = algo.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
-    else:
-        value = getattr(algo, "_counters", {}).get("num_env_steps_sampled", 0)
-    return int(value or 0)
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _episode_returns(runners: dict[str, Any]) -> tuple[float, int | None]:
-    """The mean return and how many episodes it averages (None: not said), from a result's
-    `env_runners` on either API stack."""
-    mean = runners.get("episode_return_mean", runners.get("episode_reward_mean"))
-    episodes = runners.get("num_episodes", runners.get("episodes_this_iter"))
-    return _float(mean), (None if episodes is None else int(episodes))
-
-
-def _json_number(value: float) -> float | None:
-    return None if math.isnan(value) else value

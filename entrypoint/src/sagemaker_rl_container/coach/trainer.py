@@ -1,0 +1,299 @@
+"""Coach's part of a job (see lifecycle.py): run the preset's own `improve()` loop, report each
+of its iterations, save and restore Coach checkpoints, export the trained network.
+
+An iteration is one of Coach's evaluation periods: `steps_between_evaluation_periods` of acting
+and training, then `evaluate(evaluation_steps)` (for batch RL without a simulator: one epoch and
+its off-policy evaluation). The trainer wraps those graph-manager methods on the instance to
+observe them; Coach's classes stay untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from sagemaker_rl_container.checkpoints import Checkpoint
+from sagemaker_rl_container.coach import preset
+from sagemaker_rl_container.coach.config import CoachConfig
+from sagemaker_rl_container.coach.preset import framework, top_agent
+from sagemaker_rl_container.contract import TrainingContract
+from sagemaker_rl_container.errors import UserError, summarize
+from sagemaker_rl_container.lifecycle import (
+    IterationDone,
+    Job,
+    JobSettings,
+    Trainer,
+    TrainingSummary,
+)
+from sagemaker_rl_container.metrics import IterationMetrics
+
+logger = logging.getLogger(__name__)
+
+COUNTERS = ("EnvironmentEpisodes", "EnvironmentSteps", "TrainingSteps")
+AGENT_COUNTERS = ("total_steps_counter", "current_episode", "training_iteration", "training_epoch")
+# What a Coach checkpoint's manifest keeps of the run, besides Coach's own files.
+STATE_KEY = "coach"
+
+
+def run(contract: TrainingContract, config: CoachConfig) -> TrainingSummary:
+    trainer = CoachTrainer(contract, config, preset.prepare(contract, config))
+    settings = JobSettings(config.checkpoint_frequency, config.checkpoint_keep)
+    return Job(contract, trainer, settings).run()
+
+
+class Episodes:
+    """Returns and lengths of the episodes that ended since the last `take()`, by phase."""
+
+    def __init__(self) -> None:
+        self.train: list[tuple[float, int]] = []
+        self.test: list[tuple[float, int]] = []
+        self.ope: dict[str, float] = {}
+
+    def record(self, phase: str, total_reward: float, length: int) -> None:
+        if phase == "Testing":
+            self.test.append((float(total_reward), int(length)))
+        elif phase == "Training":
+            self.train.append((float(total_reward), int(length)))
+
+    def take(self) -> tuple[list[tuple[float, int]], list[tuple[float, int]], dict[str, float]]:
+        taken = (self.train, self.test, self.ope)
+        self.train, self.test, self.ope = [], [], {}
+        return taken
+
+
+class CoachTrainer(Trainer):
+    def __init__(self, contract: TrainingContract, config: CoachConfig, graph_manager: Any):
+        self.contract = contract
+        self.config = config
+        self.gm = graph_manager
+        self.title = f"Coach preset {config.preset}"
+        self.identity = {"toolkit": "coach", "framework": framework()}
+        self.scratch = Path(tempfile.mkdtemp(prefix="sagemaker-rl-coach-"))
+        self.coach_checkpoints = self.scratch / "checkpoint"
+        self.episodes = Episodes()
+        self.iteration = 0
+        self.started = time.monotonic()
+        self.iteration_started = self.started
+        self.reached = False
+        self.iteration_done: IterationDone | None = None
+        self.stop_reason: str | None = None
+
+    # -- building the graph, with or without a checkpoint
+
+    def restore(self, checkpoint: Checkpoint) -> int:
+        try:
+            self._create_graph(checkpoint)
+        except UserError:
+            raise
+        except Exception as error:
+            # Coach builds its graph and restores in one step: no second try in this process.
+            raise UserError(
+                f"checkpoint {checkpoint.describe()} in {checkpoint.path.parent} does not "
+                f"restore into this preset ({summarize(error)}): remove it or use the preset "
+                f"that wrote it"
+            ) from error
+        self._restore_counters(checkpoint)
+        return self.iteration
+
+    def start_fresh(self) -> None:
+        self._create_graph(None)
+
+    def _create_graph(self, restore: Checkpoint | None) -> None:
+        from rl_coach.base_parameters import Frameworks, TaskParameters
+
+        experiment = self.contract.output_data_dir / "coach"
+        experiment.mkdir(parents=True, exist_ok=True)
+        self.coach_checkpoints.mkdir(parents=True, exist_ok=True)
+        self.gm.create_graph(
+            TaskParameters(
+                framework_type=Frameworks.tensorflow
+                if framework() == "tensorflow"
+                else Frameworks.mxnet,
+                use_cpu=self.contract.num_gpus == 0,
+                experiment_path=str(experiment),
+                seed=self.config.seed,
+                checkpoint_save_dir=str(self.coach_checkpoints),
+                checkpoint_restore_path=str(restore.path) if restore else None,
+                apply_stop_condition=self.config.apply_stop_condition,
+                num_gpu=max(1, self.contract.num_gpus),
+            )
+        )
+        self._observe()
+
+    def _restore_counters(self, checkpoint: Checkpoint) -> None:
+        from rl_coach import core_types
+        from rl_coach.core_types import RunPhase
+
+        state = checkpoint.manifest.get(STATE_KEY, {})
+        counters = self.gm.total_steps_counters[RunPhase.TRAIN]
+        for name, value in state.get("train_counters", {}).items():
+            counters[getattr(core_types, name)] = int(value)
+        agent = top_agent(self.gm)
+        for name, value in state.get("agent_counters", {}).items():
+            if hasattr(agent, name):
+                setattr(agent, name, value)
+        self.iteration = int(state.get("iteration", checkpoint.iteration))
+        # Coach counts improve_steps from where improve() starts: give it what is left.
+        steps = self.gm.improve_steps
+        done = counters[type(steps)]
+        self.gm.improve_steps = type(steps)(max(0, steps.num_steps - done))
+        logger.info(
+            "Coach counters restored: %s (%d of %d %s left)",
+            ", ".join(f"{k} {v}" for k, v in state.get("train_counters", {}).items()),
+            self.gm.improve_steps.num_steps,
+            steps.num_steps,
+            type(steps).__name__,
+        )
+
+    def _observe(self) -> None:
+        """Wrap the graph manager's episode-end and iteration-end methods on this instance."""
+        gm = self.gm
+        handle_episode_ended = gm.handle_episode_ended
+
+        def episode_ended() -> None:
+            agent = top_agent(gm)
+            self.episodes.record(
+                str(gm.phase.value) if hasattr(gm.phase, "value") else str(gm.phase),
+                agent.total_reward_in_current_episode,
+                agent.current_episode_steps_counter,
+            )
+            handle_episode_ended()
+
+        gm.handle_episode_ended = episode_ended
+        batch_without_simulator = (
+            hasattr(gm, "run_off_policy_evaluation") and getattr(gm, "env_params", None) is None
+        )
+        if hasattr(gm, "run_off_policy_evaluation"):
+            run_ope = gm.run_off_policy_evaluation
+
+            def off_policy_evaluation() -> None:
+                self._capture_ope()
+                run_ope()
+                if batch_without_simulator:
+                    self._end_iteration(reached=False)
+
+            gm.run_off_policy_evaluation = off_policy_evaluation
+        if not batch_without_simulator:
+            evaluate = gm.evaluate
+
+            def evaluated(steps: Any) -> bool:
+                return self._end_iteration(evaluate(steps))
+
+            gm.evaluate = evaluated
+
+    def _capture_ope(self) -> None:
+        manager = getattr(top_agent(self.gm), "ope_manager", None)
+        if manager is None or getattr(manager, "_sagemaker_rl_wrapped", False):
+            return
+        evaluate = manager.evaluate
+
+        def ope_evaluate(*args: Any, **kwargs: Any) -> Any:
+            result = evaluate(*args, **kwargs)
+            names = ("ope_ips", "ope_dm", "ope_dr", "ope_seq_dr", "ope_wis")
+            self.episodes.ope = {n: float(v) for n, v in zip(names, result)}
+            return result
+
+        manager.evaluate = ope_evaluate
+        manager._sagemaker_rl_wrapped = True
+
+    # -- training
+
+    def progress(self) -> tuple[int, int]:
+        from rl_coach.core_types import EnvironmentSteps, RunPhase
+
+        return self.iteration, int(self.gm.total_steps_counters[RunPhase.TRAIN][EnvironmentSteps])
+
+    def train(self, iteration_done: IterationDone) -> str:
+        self.iteration_done = iteration_done
+        started_at = self.iteration
+        self.gm.improve()
+        if self.stop_reason:
+            return self.stop_reason
+        if self.reached:
+            return "evaluation reached the success threshold"
+        if self.iteration == started_at and started_at > 0:
+            return "nothing left to train: the checkpoint had finished improve_steps"
+        return "improve_steps reached"
+
+    def _end_iteration(self, reached: bool) -> bool:
+        """After each evaluation period; True stops Coach's loop."""
+        assert self.iteration_done is not None
+        self.iteration += 1
+        self.stop_reason = self.iteration_done(self._metrics())
+        if reached:
+            self.reached = True
+            logger.info("Evaluation reached the success threshold: Coach stops here")
+        return reached or self.stop_reason is not None
+
+    def _metrics(self) -> IterationMetrics:
+        from rl_coach.core_types import EnvironmentEpisodes, EnvironmentSteps, RunPhase
+
+        now = time.monotonic()
+        train, test, ope = self.episodes.take()
+        counters = self.gm.total_steps_counters[RunPhase.TRAIN]
+        returns = [r for r, _ in train]
+        extra: dict[str, float] = dict(ope)
+        if test:
+            extra["evaluation_return_mean"] = sum(r for r, _ in test) / len(test)
+            extra["evaluation_episodes"] = len(test)
+        metrics = IterationMetrics(
+            iteration=self.iteration,
+            timesteps_total=int(counters[EnvironmentSteps]),
+            episodes_total=int(counters[EnvironmentEpisodes]),
+            episode_return_mean=sum(returns) / len(returns) if returns else math.nan,
+            episode_return_min=min(returns) if returns else math.nan,
+            episode_return_max=max(returns) if returns else math.nan,
+            episode_len_mean=sum(n for _, n in train) / len(train) if train else math.nan,
+            time_this_iter_s=now - self.iteration_started,
+            time_total_s=now - self.started,
+            losses=extra,
+        )
+        self.iteration_started = now
+        return metrics
+
+    # -- checkpoints and export
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        """Coach writes its checkpoint into scratch; the newest one is copied into `directory`."""
+        from rl_coach import core_types
+        from rl_coach.checkpoint import CheckpointStateReader
+        from rl_coach.core_types import RunPhase
+
+        self.gm.save_checkpoint()
+        latest = CheckpointStateReader(str(self.coach_checkpoints)).get_latest()
+        counters = self.gm.total_steps_counters[RunPhase.TRAIN]
+        agent = top_agent(self.gm)
+        state = {
+            "iteration": self.iteration,
+            "checkpoint_name": latest.name,
+            "train_counters": {n: int(counters[getattr(core_types, n)]) for n in COUNTERS},
+            "agent_counters": {
+                n: getattr(agent, n)
+                for n in AGENT_COUNTERS
+                if isinstance(getattr(agent, n, None), int)
+            },
+        }
+        for path in self.coach_checkpoints.iterdir():
+            # This checkpoint's files and Coach's state file naming it; TensorFlow's own
+            # `checkpoint` index holds absolute scratch paths and is left out.
+            if path.name.startswith(latest.name) or path.name == ".coach_checkpoint":
+                shutil.copy2(path, directory / path.name)
+            elif path.is_file() and "Step-" in path.name:
+                path.unlink()  # an older checkpoint, already copied when it was the newest
+        logger.info("Coach checkpoint %s", latest.name)
+        return {STATE_KEY: state}
+
+    def export(self, model_dir: Path, training: dict[str, Any]) -> list[str]:
+        if not self.config.export_model:
+            return []
+        from sagemaker_rl_container.coach import export
+
+        return export.export(self.gm, model_dir, self.config, training)
+
+    def close(self, error: Optional[BaseException]) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)

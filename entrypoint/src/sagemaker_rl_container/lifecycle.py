@@ -1,0 +1,315 @@
+"""One training job, whatever the toolkit: prepare, restore, train, export, summarize.
+
+    prepare    the toolkit builds its trainer from the contract and config (`Trainer.start`)
+    restore    the newest checkpoint whose identity matches and whose state loads, else fresh
+    train      after each iteration: the metric line, the progress line, the training curve,
+               the stop conditions, the toolkit's health check, SIGTERM, periodic checkpoints
+    export     the final checkpoint, then the servable model into model/
+    summary    one "Done" line; `TrainingSummary` for the caller
+
+A toolkit supplies a `Trainer` (ray_rllib/trainer.py, coach/trainer.py) that does only what
+differs between toolkits; everything a job does around it lives here, once, for both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from sagemaker_rl_container import signals
+from sagemaker_rl_container.checkpoints import Checkpoint, CheckpointStore
+from sagemaker_rl_container.contract import TrainingContract
+from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
+from sagemaker_rl_container.metrics import IterationMetrics, metrics_line, print_line
+from sagemaker_rl_container.stopping import StopConditions
+from sagemaker_rl_container.training_curve import TrainingCurve
+
+logger = logging.getLogger(__name__)
+
+# Called by a trainer after each iteration; returns why training should stop, or None.
+IterationDone = Callable[[IterationMetrics], Optional[str]]
+
+
+class Trainer(ABC):
+    """What one toolkit does for a job; the `Job` around it does the rest."""
+
+    #: Shown in logs and as the training curve's title, e.g. "PPO on CartPole-v1".
+    title: str = ""
+    #: Saved in every checkpoint's manifest; a checkpoint resumes only if these match.
+    identity: dict[str, str] = {}
+
+    def start(self) -> None:  # noqa: B027 (a hook: does nothing unless overridden)
+        """Start the toolkit and build what trains (processes, graph, algorithm)."""
+
+    @abstractmethod
+    def restore(self, checkpoint: Checkpoint) -> int:
+        """Load `checkpoint`'s state; return the iteration it was saved at. A `UserError`
+        fails the job; any other exception marks this checkpoint unusable (the next is tried)."""
+
+    def start_fresh(self) -> None:  # noqa: B027 (a hook: does nothing unless overridden)
+        """Called instead of `restore` when no checkpoint is there to resume."""
+
+    @abstractmethod
+    def progress(self) -> tuple[int, int]:
+        """(iterations, env steps) trained since the job first started, restarts included."""
+
+    @abstractmethod
+    def train(self, iteration_done: IterationDone) -> str:
+        """Train, calling `iteration_done` after every iteration, until it returns a reason to
+        stop or the toolkit's own loop ends; return the reason training stopped."""
+
+    @abstractmethod
+    def save(self, directory: Path) -> dict[str, Any]:
+        """Write the toolkit's state into `directory`; return what the manifest should add."""
+
+    @abstractmethod
+    def export(self, model_dir: Path, training: dict[str, Any]) -> list[str]:
+        """Write the servable model into `model_dir`; `training` summarizes the run for its
+        metadata. Return the names written."""
+
+    def check_health(self) -> None:  # noqa: B027 (a hook: does nothing unless overridden)
+        """Raise a `UserError` when training cannot go on (a lost host); checked each
+        iteration, after which the job checkpoints and fails."""
+
+    def close(self, error: BaseException | None) -> None:  # noqa: B027 (a hook: does nothing unless overridden)
+        """Release the toolkit's resources; `error` is what ends the job, if anything."""
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """What the lifecycle needs from a toolkit's config."""
+
+    checkpoint_frequency: int
+    checkpoint_keep: int
+    stop: StopConditions = field(default_factory=StopConditions)
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    iterations: int
+    timesteps: int
+    episode_return_mean: float
+    evaluation_return_mean: float
+    stop_reason: str
+    resumed_from: str | None
+    exported: list[str]
+
+
+class Job:
+    """Runs a `Trainer` through the job lifecycle."""
+
+    def __init__(self, contract: TrainingContract, trainer: Trainer, settings: JobSettings) -> None:
+        self.contract = contract
+        self.trainer = trainer
+        self.settings = settings
+        self.stop = settings.stop
+        self.store = CheckpointStore(contract.checkpoint_dir, keep=settings.checkpoint_keep)
+        self.curve: TrainingCurve | None = None
+        self.last: IterationMetrics | None = None
+        self.last_saved: Checkpoint | None = None
+        self.started = time.monotonic()
+
+    def run(self) -> TrainingSummary:
+        self.store.remove_partials()
+        error: BaseException | None = None
+        try:
+            # Created before the toolkit starts: its slow imports overlap the toolkit's start.
+            self.curve = TrainingCurve.for_job(self.contract, self.trainer.title)
+            self.trainer.start()
+            resumed = self._restore()
+            reason = self._train()
+            logger.info("Training stopped: %s", reason)
+            summary = self._finish(reason, resumed)
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            try:
+                if self.curve is not None:
+                    self.curve.close()
+            finally:
+                self.trainer.close(error)
+        logger.info(
+            "Done: %d iterations, %d env steps, mean return %.2f%s (%s); model/: %s",
+            summary.iterations,
+            summary.timesteps,
+            summary.episode_return_mean,
+            ""
+            if math.isnan(summary.evaluation_return_mean)
+            else f", evaluation return {summary.evaluation_return_mean:.2f}",
+            summary.stop_reason,
+            ", ".join(summary.exported) or "not exported",
+        )
+        return summary
+
+    # -- restore
+
+    def _restore(self) -> str | None:
+        """Restore the newest checkpoint that works; None when starting fresh."""
+        assert self.curve is not None
+        identity = self.trainer.identity
+        problems = []
+        for checkpoint in self.store.valid():
+            saved = {key: checkpoint.manifest.get(key) for key in identity}
+            if saved != identity:
+                problem = f"it holds {_describe(saved)}, this job trains {_describe(identity)}"
+            else:
+                try:
+                    iteration = self.trainer.restore(checkpoint)
+                except UserError:
+                    raise
+                except Exception as error:
+                    problem = summarize(error)
+                else:
+                    logger.info(
+                        "Resumed from %s: training continues at iteration %d",
+                        checkpoint.describe(),
+                        iteration + 1,
+                    )
+                    self.curve.resume(iteration)
+                    return checkpoint.path.name
+            logger.warning("Checkpoint %s is unusable: %s", checkpoint.describe(), problem)
+            problems.append(f"{checkpoint.path.name}: {problem}")
+        if problems:
+            raise UserError(
+                f"no usable checkpoint in {self.store.root} ({'; '.join(problems)}): remove "
+                f"them, or give the job another checkpoint location, to start over"
+            )
+        self.trainer.start_fresh()
+        self.curve.resume(0)  # a fresh start: an older run's history is not this one's
+        return None
+
+    # -- train
+
+    def _train(self) -> str:
+        iteration, timesteps = self.trainer.progress()
+        already = self.stop.already_reached(iteration, timesteps)
+        if already:
+            return f"{already}, reached before this run"
+        signals.install()
+        self.started = time.monotonic()
+        return self.trainer.train(self._iteration_done)
+
+    def _iteration_done(self, metrics: IterationMetrics) -> str | None:
+        assert self.curve is not None
+        self.last = metrics
+        elapsed = time.monotonic() - self.started
+        self.stop.record(metrics)
+        print_line(metrics_line(metrics))
+        print_line(progress_line(metrics, self.stop, elapsed))
+        self.curve.record(metrics)  # after the metric line: logs first, the view second
+        reason = self.stop.reached(metrics, elapsed)
+        if reason:
+            return reason
+        try:
+            self.trainer.check_health()
+        except UserError:
+            self.checkpoint()
+            raise
+        if signals.requested():
+            saved = self.checkpoint()
+            raise TrainingInterrupted(
+                f"training interrupted by SIGTERM after iteration {metrics.iteration}; "
+                f"{saved.path.name} saved in {self.store.root}: run the job again with the "
+                f"same checkpoint location to resume"
+            )
+        frequency = self.settings.checkpoint_frequency
+        if frequency and metrics.iteration % frequency == 0:
+            self.checkpoint()
+        return None
+
+    def checkpoint(self) -> Checkpoint:
+        iteration, timesteps = self.trainer.progress()
+        if self.last_saved is not None and self.last_saved.iteration == iteration:
+            return self.last_saved
+        started = time.monotonic()
+        mean_return = self.last.episode_return_mean if self.last else math.nan
+        manifest = {
+            **self.trainer.identity,
+            "timesteps": timesteps,
+            "episode_return_mean": json_number(mean_return),
+        }
+        self.last_saved = self.store.save(iteration, self.trainer.save, manifest)
+        logger.info(
+            "Checkpoint %s saved in %.2f s", self.last_saved.describe(), time.monotonic() - started
+        )
+        return self.last_saved
+
+    # -- export and summary
+
+    def _finish(self, reason: str, resumed: str | None) -> TrainingSummary:
+        final = self.checkpoint()
+        evaluation = self.stop.evaluation
+        summary = TrainingSummary(
+            iterations=final.iteration,
+            timesteps=int(final.manifest["timesteps"]),
+            # null in the manifest when no episode has finished yet
+            episode_return_mean=_float(final.manifest.get("episode_return_mean")),
+            evaluation_return_mean=evaluation[0] if evaluation else self._last_evaluation(),
+            stop_reason=reason,
+            resumed_from=resumed,
+            exported=[],
+        )
+        training = {
+            "iterations": summary.iterations,
+            "timesteps": summary.timesteps,
+            "episode_return_mean": json_number(summary.episode_return_mean),
+            # what a mean-return stop condition compares: the last N episodes' mean
+            "recent_episode_return_mean": json_number(self.stop.recent.mean),
+            "recent_episodes": self.stop.recent.count,
+            # the evaluation that confirmed (or last refused) a mean-return stop
+            "evaluation_return_mean": json_number(evaluation[0] if evaluation else math.nan),
+            "evaluation_episodes": evaluation[1] if evaluation else 0,
+            "stop_reason": reason,
+            "resumed_from": resumed,
+            "hosts": len(self.contract.hosts),
+        }
+        exported = self.trainer.export(self.contract.model_dir, training)
+        return dataclasses.replace(summary, exported=exported)
+
+    def _last_evaluation(self) -> float:
+        """The evaluation return the toolkit reported with the last iteration (Coach's
+        evaluation periods), if any."""
+        if self.last is None:
+            return math.nan
+        return self.last.losses.get("evaluation_return_mean", math.nan)
+
+
+def progress_line(metrics: IterationMetrics, stop: StopConditions, elapsed_s: float) -> str:
+    """The line a person reads after each iteration."""
+    returns = (
+        "no episode finished yet"
+        if math.isnan(metrics.episode_return_mean)
+        else f"return {metrics.episode_return_mean:.1f} "
+        f"(min {metrics.episode_return_min:.1f}, max {metrics.episode_return_max:.1f})"
+    )
+    evaluation = metrics.losses.get("evaluation_return_mean")
+    evaluated = f", evaluation {evaluation:.1f}" if evaluation is not None else ""
+    targets = stop.progress(metrics, elapsed_s)
+    return (
+        f"Iteration {metrics.iteration}: {metrics.timesteps_total} env steps, {returns}"
+        f"{evaluated}, {metrics.time_this_iter_s:.1f} s this iteration, {elapsed_s:.0f} s "
+        f"elapsed{f'; stop at {targets}' if targets else ''}"
+    )
+
+
+def json_number(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _describe(identity: dict[str, Any]) -> str:
+    return " on ".join(str(value) for value in identity.values())
