@@ -1,0 +1,231 @@
+"""The job lifecycle both toolkits run through (lifecycle.py), with a small counting trainer in
+place of a toolkit: resume, stop conditions, SIGTERM, health checks, checkpoints and export.
+The real toolkits go through the same code in tests/training (Ray) and tests/image (Coach)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sagemaker_rl_container import signals
+from sagemaker_rl_container.checkpoints import Checkpoint
+from sagemaker_rl_container.contract import TrainingContract
+from sagemaker_rl_container.errors import TrainingInterrupted, UserError
+from sagemaker_rl_container.lifecycle import Job, JobSettings, Trainer, progress_line
+from sagemaker_rl_container.metrics import IterationMetrics
+from sagemaker_rl_container.stopping import StopConditions
+
+STEPS_PER_ITERATION = 100
+
+
+class CountingTrainer(Trainer):
+    """Each iteration adds 100 env steps and one episode whose return is 10 x the iteration;
+    its state is the iteration number, in a file."""
+
+    title = "counting"
+
+    def __init__(self, identity: dict[str, str] | None = None, iterations: int = 1000) -> None:
+        self.identity = identity or {"algorithm": "count", "env": "numbers"}
+        self.iteration = 0
+        self.iterations = iterations  # the toolkit's own loop ends here
+        self.events: list[str] = []
+        self.healthy_until: int | None = None
+        self.on_iteration = None
+
+    def start(self) -> None:
+        self.events.append("start")
+
+    def restore(self, checkpoint: Checkpoint) -> int:
+        self.iteration = int((checkpoint.path / "state").read_text())
+        self.events.append(f"restore {checkpoint.iteration}")
+        return self.iteration
+
+    def start_fresh(self) -> None:
+        self.events.append("fresh")
+
+    def progress(self) -> tuple[int, int]:
+        return self.iteration, self.iteration * STEPS_PER_ITERATION
+
+    def train(self, iteration_done) -> str:
+        while self.iteration < self.iterations:
+            self.iteration += 1
+            if self.on_iteration:
+                self.on_iteration(self.iteration)
+            reason = iteration_done(metrics(self.iteration))
+            if reason:
+                return reason
+        return "the toolkit's loop ended"
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        (directory / "state").write_text(str(self.iteration))
+        return {"counter": self.iteration}
+
+    def export(self, model_dir: Path, training: dict[str, Any]) -> list[str]:
+        (model_dir / "metadata.json").write_text(json.dumps(training))
+        return ["metadata.json"]
+
+    def check_health(self) -> None:
+        if self.healthy_until is not None and self.iteration > self.healthy_until:
+            raise UserError("host algo-2 left the cluster")
+
+    def close(self, error: BaseException | None) -> None:
+        self.events.append(f"close {type(error).__name__ if error else 'ok'}")
+
+
+def metrics(iteration: int) -> IterationMetrics:
+    return IterationMetrics(
+        iteration=iteration,
+        timesteps_total=iteration * STEPS_PER_ITERATION,
+        episodes_total=iteration,
+        episode_return_mean=10.0 * iteration,
+        episode_return_min=10.0 * iteration,
+        episode_return_max=10.0 * iteration,
+        episode_len_mean=100.0,
+        time_this_iter_s=0.01,
+        time_total_s=0.01 * iteration,
+        episodes_this_iter=1,
+    )
+
+
+@pytest.fixture
+def contract(tmp_path) -> TrainingContract:
+    contract = TrainingContract(
+        base_dir=tmp_path,
+        model_dir=tmp_path / "model",
+        output_dir=tmp_path / "output",
+        output_data_dir=tmp_path / "output" / "data",
+        checkpoint_dir=tmp_path / "checkpoints",
+        code_dir=tmp_path / "code",
+        channels={},
+        current_host="algo-1",
+        hosts=["algo-1"],
+        network_interface=None,
+        num_cpus=2,
+        num_gpus=0,
+        hyperparameters={},
+    )
+    contract.ensure_output_dirs()
+    return contract
+
+
+@pytest.fixture(autouse=True)
+def no_sigterm_pending():
+    signals._received.clear()
+    yield
+    signals._received.clear()
+
+
+def run(contract, trainer, frequency=2, keep=3, **stop):
+    settings = JobSettings(frequency, keep, StopConditions(**stop))
+    return Job(contract, trainer, settings).run()
+
+
+def saved_iterations(contract) -> list[int]:
+    return sorted(int(p.name.split("-")[1]) for p in contract.checkpoint_dir.glob("checkpoint-*"))
+
+
+def test_a_fresh_job_trains_checkpoints_exports_and_summarizes(contract, capsys):
+    trainer = CountingTrainer()
+    summary = run(contract, trainer, frequency=2, keep=10, iterations=5)
+    assert trainer.events == ["start", "fresh", "close ok"]
+    assert summary.iterations == 5 and summary.timesteps == 500
+    assert summary.stop_reason == "iteration 5 >= 5" and summary.resumed_from is None
+    assert summary.episode_return_mean == 50.0 and math.isnan(summary.evaluation_return_mean)
+    assert summary.exported == ["metadata.json"]
+    # every second iteration, and the final one
+    assert saved_iterations(contract) == [2, 4, 5]
+    manifest = json.loads(
+        (contract.checkpoint_dir / "checkpoint-000005/checkpoint.json").read_text()
+    )
+    assert manifest["algorithm"] == "count" and manifest["counter"] == 5
+    assert manifest["timesteps"] == 500 and manifest["episode_return_mean"] == 50.0
+    training = json.loads((contract.model_dir / "metadata.json").read_text())
+    assert training["stop_reason"] == "iteration 5 >= 5" and training["hosts"] == 1
+    out = capsys.readouterr().out
+    assert out.count("[rl-metrics] ") == 5
+    assert "Iteration 5: 500 env steps, return 50.0 (min 50.0, max 50.0)" in out
+    assert (contract.output_data_dir / "training_curve.csv").read_text().count("\n") == 1 + 5
+
+
+def test_a_restart_resumes_the_newest_checkpoint_and_continues_the_count(contract, capsys):
+    run(contract, CountingTrainer(), frequency=1, iterations=3)
+    capsys.readouterr()
+    trainer = CountingTrainer()
+    summary = run(contract, trainer, frequency=1, iterations=5)
+    assert trainer.events == ["start", "restore 3", "close ok"]
+    assert summary.resumed_from == "checkpoint-000003" and summary.iterations == 5
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[rl-")]
+    assert [line.split()[1] for line in lines] == ["iteration=4", "iteration=5"]
+
+
+def test_a_target_met_before_the_restart_trains_no_more(contract):
+    run(contract, CountingTrainer(), frequency=1, iterations=3)
+    summary = run(contract, CountingTrainer(), frequency=1, iterations=3)
+    assert summary.stop_reason == "iteration 3 >= 3, reached before this run"
+    assert summary.iterations == 3
+
+
+def test_an_unreadable_checkpoint_falls_back_and_none_usable_fails_in_one_line(contract, caplog):
+    run(contract, CountingTrainer(), frequency=1, iterations=2)
+    (contract.checkpoint_dir / "checkpoint-000002" / "state").write_text("garbage")
+    trainer = CountingTrainer()
+    run(contract, trainer, frequency=1, iterations=3)
+    assert trainer.events[:2] == ["start", "restore 1"]
+    assert "Checkpoint checkpoint-000002 (iteration 2) is unusable: ValueError" in caplog.text
+
+    for path in contract.checkpoint_dir.glob("checkpoint-*/state"):
+        path.write_text("garbage")
+    trainer = CountingTrainer()
+    with pytest.raises(UserError) as raised:
+        run(contract, trainer, frequency=1, iterations=9)
+    assert str(raised.value).startswith(f"no usable checkpoint in {contract.checkpoint_dir} (")
+    assert "\n" not in str(raised.value)
+    assert trainer.events[-1] == "close UserError"
+
+
+def test_a_checkpoint_of_another_algorithm_or_env_is_not_resumed(contract):
+    run(contract, CountingTrainer(), frequency=1, iterations=1)
+    trainer = CountingTrainer(identity={"algorithm": "count", "env": "letters"})
+    with pytest.raises(UserError, match="it holds count on numbers, this job trains count on "):
+        run(contract, trainer, iterations=2)
+    assert "restore 1" not in trainer.events
+
+
+def test_sigterm_checkpoints_after_the_iteration_and_interrupts(contract):
+    trainer = CountingTrainer()
+    trainer.on_iteration = lambda i: signals._received.set() if i == 3 else None
+    with pytest.raises(TrainingInterrupted, match="interrupted by SIGTERM after iteration 3; "):
+        run(contract, trainer, frequency=0, iterations=100)
+    assert saved_iterations(contract) == [3]
+    assert trainer.events[-1] == "close TrainingInterrupted"
+    assert not any(contract.model_dir.iterdir())
+
+
+def test_a_failed_health_check_checkpoints_then_fails(contract):
+    trainer = CountingTrainer()
+    trainer.healthy_until = 2
+    with pytest.raises(UserError, match="host algo-2 left the cluster"):
+        run(contract, trainer, frequency=0, iterations=100)
+    assert saved_iterations(contract) == [3]
+
+
+def test_the_toolkits_own_loop_may_end_the_job(contract):
+    summary = run(contract, CountingTrainer(iterations=4), frequency=0)
+    assert summary.stop_reason == "the toolkit's loop ended" and summary.iterations == 4
+
+
+def test_a_mean_return_stop_uses_the_recent_episodes(contract):
+    summary = run(contract, CountingTrainer(), frequency=0, mean_return=200.0)
+    # one episode per iteration: the last 10 (iterations 16 to 25) first average >= 200
+    assert summary.iterations == 25
+    assert summary.stop_reason.startswith("mean return 205 over the last 10 episodes >= 200")
+
+
+def test_progress_line_names_the_targets_only_when_there_are_some():
+    line = progress_line(metrics(2), StopConditions(iterations=5), 3.0)
+    assert line.endswith("3 s elapsed; stop at iteration 2/5")
+    assert progress_line(metrics(2), StopConditions(), 3.0).endswith("3 s elapsed")
