@@ -5,7 +5,8 @@
 #   make examples         every example at full length; writes examples/RESULTS.md
 #   make test             the default test suite (unit, in-process training, Docker image)
 #   make test-cuda        build the CUDA variants and check them without a GPU (slow)
-#   make lint             ruff, hadolint on every Dockerfile, matrix drift check
+#   make lint             ruff, hadolint on every Dockerfile, matrix and docs drift checks
+#   make docs             regenerate docs/hyperparameters.md from the config models
 #   make bench            benchmarks (time to solve, overheads, serving, cluster, size, rebuild)
 #   make build-all        every image this machine can build (images/matrix.toml)
 #   make generate         regenerate the Dockerfiles from images/matrix.toml
@@ -61,7 +62,7 @@ EXAMPLES := $(sort $(patsubst examples/%/run.py,%,$(wildcard examples/*/run.py))
 
 .PHONY: help
 help:
-	@sed -n 's/^#   //p' $(MAKEFILE_LIST) | head -20
+	@sed -n 's/^#   //p' $(MAKEFILE_LIST) | head -21
 
 # ---- development environment ------------------------------------------------------------
 # $(call install-venv,PYTHON,DIR): DIR becomes a venv of PYTHON holding the CPU PyTorch image's
@@ -156,6 +157,11 @@ lint: venv
 	$(VENV)/bin/ruff format --check entrypoint tests tools bench
 	$(VENV)/bin/hadolint images/*/*/*/Dockerfile
 	$(VENV)/bin/python tools/matrix.py generate --check
+	$(VENV)/bin/python tools/reference.py --check
+
+.PHONY: docs
+docs: venv
+	$(VENV)/bin/python tools/reference.py
 
 # ---- benchmarks (figures printed, not asserted; slower than the test suite) ----------------
 # The training figures compare the image with a bare venv: that venv gets the same Python build
