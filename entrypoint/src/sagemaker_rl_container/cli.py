@@ -65,9 +65,9 @@ def train() -> int:
 
 def _exit_skipping_teardown(code: int) -> None:
     """Exit once the job's results are on disk, without the interpreter's teardown: with torch,
-    Ray and RLlib loaded, finalizing their modules takes ~1 s (measured with nothing left to
-    clean up) that every job would spend after its work is done. Exit handlers, logging and
-    the standard streams are still run and flushed first; Ray was shut down by the trainer."""
+    Ray and RLlib loaded, finalizing their modules is slow, and every job would spend that time
+    after its work is done. Exit handlers, logging and the standard streams are still run and
+    flushed first; Ray was shut down by the trainer."""
     import atexit
     import logging
 

@@ -19,9 +19,8 @@ class RecentReturns:
     """The mean return of the most recent finished episodes, at least `episodes` of them.
 
     RLlib's `episode_return_mean` (new API stack) averages only the episodes that ended during
-    the last iteration. With small batches and long episodes that is one or two: CartPole PPO
-    with 1,000-step iterations crossed 450 on one lucky episode in 3 of 8 seeds whose greedy
-    policy then averaged 228-433 (measured for make bench). Whole iterations are combined,
+    the last iteration. With small batches and long episodes that is one or two, and one lucky
+    episode can cross a target the policy does not reach. Whole iterations are combined,
     newest first, until they hold `episodes`; each iteration's mean times its episode count is
     the sum of those episodes' returns, so the combined mean is exact.
     """

@@ -49,8 +49,8 @@ class TrainingCurve:
         self.title = title
         self.rows: list[dict[str, float]] = []
         self._writer = None
-        # tensorboardX takes about a second to import: jobs create their curve before the
-        # trainer starts (Ray, Coach), so that second passes meanwhile, not in an iteration.
+        # tensorboardX is slow to import: jobs create their curve before the trainer starts
+        # (Ray, Coach), so the import runs meanwhile, not in the first iteration.
         background_imports.start("tensorboardX")
 
     @classmethod

@@ -22,13 +22,11 @@ logger = logging.getLogger(__name__)
 FRAMEWORK_MODULES = {"torch": "torch", "tf": "tensorflow", "tf2": "tensorflow"}
 
 # Zero-code jobs start from these instead of RLlib's defaults, which are sized for large
-# clusters: PPO's (lr 5e-5, 30 epochs over 4000 steps, one env per runner) needs ~75 s to solve
-# CartPole on 2 CPUs, these ~10 s of training (make bench measures it). Per section of
+# clusters (make bench compares the time to solve CartPole with both). Per section of
 # AlgorithmConfig. PPO: small batches, updated often with a larger step size (the batch follows
 # Stable-Baselines3's scale), and 8 copies of the env stepped together, so that the policy runs
-# once per 8 env steps: sampling one env at a time spent 2/3 of each iteration in per-step
-# overhead. Any `rl.<section>.<setting>` override still wins, and script-mode configs are left
-# alone.
+# once per 8 env steps instead of paying per-step overhead for each env. Any
+# `rl.<section>.<setting>` override still wins, and script-mode configs are left alone.
 ZERO_CODE_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "PPO": {
         "training": {
@@ -45,7 +43,7 @@ ZERO_CODE_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "CQL": {"training": {"lr": None}},
 }
 # For every zero-code job. log_sys_usage: Tune's CPU/RAM sampling thread adds metrics no log
-# shows, and stopping it costs ~0.6 s at the end of each job.
+# shows, and stopping it delays the end of each job.
 COMMON_ZERO_CODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "debugging": {"log_sys_usage": False},
 }

@@ -6,11 +6,11 @@ RLlib's compressed strings) so that pandas/pyarrow read it as well. `rl_record_d
 writes it to /opt/ml/output/data/dataset/ (uploaded with output.tar.gz); upload that directory
 to S3 and name it as a channel (`rl_offline_channel=<channel>`) of the offline job.
 
-RLlib 2.60 settings this relies on, each measured here:
+RLlib 2.60 settings this relies on, each found by trying:
 - `output_max_rows_per_file` must be set, and at least the rows of one sample() call: without
   it every sample() rewrites all rows recorded so far (duplicates); below it rows are dropped.
-- `min_rows_per_file` merges each write into one file (otherwise ~200 tiny files per write,
-  which makes the offline job's first iteration slow).
+- `min_rows_per_file` merges each write into one file (otherwise hundreds of tiny files per
+  write, which makes the offline job's first iteration slow).
 - Reading: `dataset_num_iters_per_learner` is required with a local learner, and one
   pre-learner actor (`map_batches_kwargs={"concurrency": 1}`) keeps Ray Data from starving
   its own read tasks on small hosts.

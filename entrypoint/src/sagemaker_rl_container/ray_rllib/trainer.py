@@ -128,7 +128,7 @@ class RayTrainer(Trainer):
 
     def start(self) -> None:
         if self.config.framework_str == "torch":
-            # Building the first torch optimizer imports torch._dynamo (~1 s on 2 CPUs); Ray's
+            # Building the first torch optimizer imports torch._dynamo, which is slow; Ray's
             # start mostly waits on its own processes, so import it meanwhile.
             background_imports.start("torch._dynamo")
         self._ray_started = True
