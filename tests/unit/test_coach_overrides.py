@@ -146,3 +146,45 @@ def test_bad_settings_fail_with_one_line(hyperparameters, message):
     with pytest.raises(UserError) as error:
         CoachConfig.from_hyperparameters(hyperparameters)
     assert str(error.value) == message
+
+
+def test_a_plain_estimators_false_sets_false_not_a_truthy_string():
+    # Estimator(hyperparameters={"rl.agent_params.algorithm.use_trust_region": False}) sends
+    # "False"; stored as the string it would be truthy and invert the user's intent.
+    gm = GraphManager()
+    gm.agent_params.algorithm.use_trust_region = True
+    overrides.apply(
+        gm, overrides.parse("rl.agent_params.algorithm.use_trust_region", "False"), TYPES
+    )
+    assert gm.agent_params.algorithm.use_trust_region is False
+    config = CoachConfig.from_hyperparameters(
+        {"RLCOACH_PRESET": "p", "rl_apply_stop_condition": "False", "rl.evaluation_steps": "None"}
+    )
+    assert config.apply_stop_condition is False
+    assert config.overrides[0].value is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "rl.agent_params.algorithm.discount",
+            "high",
+            "hyperparameter rl.agent_params.algorithm.discount='high': expected a number (the preset has 0.99)",
+        ),
+        (
+            "rl.agent_params.algorithm.discount",
+            "True",
+            "hyperparameter rl.agent_params.algorithm.discount=True: expected a number (the preset has 0.99)",
+        ),
+        (
+            "rl.agent_params.network_wrappers",
+            "main",
+            "hyperparameter rl.agent_params.network_wrappers='main': expected an object (the preset has dict)",
+        ),
+    ],
+)
+def test_a_value_of_another_kind_than_the_presets_fails_in_one_line(key, value, message):
+    with pytest.raises(UserError) as error:
+        apply(key, value)
+    assert str(error.value) == message

@@ -17,6 +17,7 @@ from sagemaker_rl_container.metrics import (
     IterationMetrics,
     metric_definitions,
     metrics_line,
+    ray1_metrics_line,
 )
 from sagemaker_rl_container.stopping import RecentReturns, StopConditions
 
@@ -170,3 +171,50 @@ def test_a_return_stop_waits_for_the_exported_policy_to_reach_it_too(caplog):
     idle = StopConditions(mean_return=450, evaluate=lambda: pytest.fail("evaluated"))
     idle.record(_iteration(300.0, 20))
     assert idle.reached(SAMPLE, 1) is None
+
+
+# The SageMaker Python SDK's RLEstimator.default_metric_definitions(RLToolkit.RAY), which the
+# old sample notebooks' estimators and tuning jobs use (as documented by the SDK; the
+# local-mode tests read them from the installed SDK itself).
+SDK_FLOAT = "[-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?"
+SDK_RAY_DEFINITIONS = {
+    "episode_reward_mean": f"episode_reward_mean: ({SDK_FLOAT})",
+    "episode_reward_max": f"episode_reward_max: ({SDK_FLOAT})",
+}
+
+
+def test_the_sdks_default_ray_definitions_read_the_ray1_line():
+    line = ray1_metrics_line(SAMPLE)
+    assert line is not None and line.startswith("[rl-metrics-ray1] ")
+    found = {
+        name: float(re.search(regex, line).group(1)) for name, regex in SDK_RAY_DEFINITIONS.items()
+    }
+    assert found == {"episode_reward_mean": 187.25, "episode_reward_max": 500.0}
+    # before any episode ends there is nothing to report, rather than a made-up 0
+    assert (
+        ray1_metrics_line(
+            replace(
+                SAMPLE,
+                episode_return_mean=math.nan,
+                episode_return_min=math.nan,
+                episode_return_max=math.nan,
+            )
+        )
+        is None
+    )
+
+
+def test_the_images_definitions_read_only_the_images_metric_lines():
+    foreign = [
+        # Coach's own episode log, and a user's print that happens to use the same names
+        "Training> Name=main_level/agent, Worker=0, Episode=12, Total reward=31.0, Steps=402, Training iteration=3",
+        "iteration=99 episode_return_mean=1234 time_total_s=5",
+        ray1_metrics_line(SAMPLE),
+    ]
+    for definition in metric_definitions():
+        for line in foreign:
+            assert re.search(definition["Regex"], line) is None, (definition["Name"], line)
+    # SageMaker local mode (docker-compose) prefixes every line with the host's name
+    prefixed = "algo-1-x7k2p  | " + metrics_line(SAMPLE)
+    iteration = next(d for d in metric_definitions() if d["Name"] == "iteration")
+    assert re.search(iteration["Regex"], prefixed).group(1) == "7"

@@ -6,8 +6,8 @@ Two families of keys are ours:
   `rl.training.lr=0.0003` calls `AlgorithmConfig.training(lr=0.0003)`; the toolkit launcher
   validates those against its config object.
 Anything else is the user's own (their script or environment may read it) and is left alone.
-Values arrive as strings, JSON-encoded or not; sagemaker-training decodes the JSON ones, and
-pydantic's lax mode converts the rest ("10" -> 10, "true" -> True).
+Values arrive as strings, JSON-encoded, in Python's literal syntax or plain: `decode_value`
+reads them all, and pydantic checks the result against each setting's type.
 
 Annotations are `Optional[...]`, not `X | None`: pydantic evaluates them at runtime, and the Coach
 images run Python 3.9.
@@ -15,6 +15,7 @@ images run Python 3.9.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 import logging
@@ -30,7 +31,6 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
-    field_validator,
 )
 
 from sagemaker_rl_container.errors import UserError
@@ -124,17 +124,6 @@ class JobConfig(BaseModel):
         default_factory=dict, description="`rl.<section>.<setting>` overrides, keyed without `rl.`"
     )
 
-    @field_validator("env_config", "overrides", mode="before")
-    @classmethod
-    def _decode_json_object(cls, value: Any) -> Any:
-        # A client that sends hyperparameters unencoded leaves objects as JSON text.
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError:
-                return value  # pydantic reports "valid dictionary" with the key's name
-        return value
-
     @property
     def has_stop_condition(self) -> bool:
         return any(
@@ -153,9 +142,9 @@ class JobConfig(BaseModel):
         overrides: dict[str, Any] = {}
         for key, value in hyperparameters.items():
             if key.startswith(OVERRIDE_PREFIX):
-                overrides[key[len(OVERRIDE_PREFIX) :]] = value
+                overrides[key[len(OVERRIDE_PREFIX) :]] = decode_value(value)
             elif key.startswith(SETTING_PREFIX):
-                settings[key[len(SETTING_PREFIX) :]] = value
+                settings[key[len(SETTING_PREFIX) :]] = decode_value(value)
         if "overrides" in settings:
             raise UserError(_unknown_key_message("rl_overrides"))
         try:
@@ -175,6 +164,33 @@ def _unknown_key_message(key: str) -> str:
         f"unknown hyperparameter {key}{hint}; known rl_ settings: "
         f"{', '.join(JobConfig.hyperparameter_names())}"
     )
+
+
+def decode_value(value: Any) -> Any:
+    """A hyperparameter value as the client meant it.
+
+    SageMaker hands every value over as a string. The SDK's `RLEstimator` JSON-encodes them
+    (`0.9`, `true`, `{"items": 20}`: sagemaker-training has already decoded those); a plain
+    `Estimator` sends Python's `str()` (`True`, `None`, `{'items': 20}`); boto3 or the console
+    send what was typed. A string is read as JSON, else as a Python literal; one that is
+    neither (`PPO`, `CartPole-v1`, `corridor:Corridor`) stays the string it is.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        pass
+    try:
+        decoded = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return value
+    if isinstance(decoded, tuple):
+        return list(decoded)
+    if isinstance(decoded, (set, frozenset, bytes, complex)):
+        return value  # no JSON counterpart: left for the setting's own check to refuse
+    return decoded
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,12 @@ from sagemaker_rl_container import signals
 from sagemaker_rl_container.checkpoints import Checkpoint, CheckpointStore
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
-from sagemaker_rl_container.metrics import IterationMetrics, metrics_line, print_line
+from sagemaker_rl_container.metrics import (
+    IterationMetrics,
+    metrics_line,
+    print_line,
+    ray1_metrics_line,
+)
 from sagemaker_rl_container.stopping import StopConditions
 from sagemaker_rl_container.training_curve import TrainingCurve
 
@@ -203,6 +208,9 @@ class Job:
         elapsed = time.monotonic() - self.started
         self.stop.record(metrics)
         print_line(metrics_line(metrics))
+        ray1_line = ray1_metrics_line(metrics)
+        if ray1_line:
+            print_line(ray1_line)
         print_line(progress_line(metrics, self.stop, elapsed))
         self.curve.record(metrics)  # after the metric line: logs first, the view second
         reason = self.stop.reached(metrics, elapsed)

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 
-# Marks the machine-readable line; the regexes below match anywhere in a line.
+# Marks the machine-readable lines. The regexes below match only in a line that carries the
+# tag (anywhere in it: SageMaker local mode prefixes each line with the host's name), so that
+# other output (Coach's own "Training iteration=3") never feeds a metric.
 METRICS_TAG = "[rl-metrics]"
 NUMBER = r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
+# Ray 1.x printed its result dicts as `name: value` lines, and the SageMaker Python SDK's
+# `RLEstimator.default_metric_definitions(RLToolkit.RAY)` (and the sample notebooks' tuning
+# jobs) read `episode_reward_mean: <n>` and `episode_reward_max: <n>` from them.
+# Its own tag: parsers of the `[rl-metrics] name=value` line never see it.
+RAY1_METRICS_TAG = "[rl-metrics-ray1]"
 
 # Always logged, in this order. `episode_reward_mean` repeats `episode_return_mean` under the name
 # older SageMaker RL examples (and their tuning jobs) use.
@@ -103,6 +111,18 @@ def metrics_line(metrics: IterationMetrics) -> str:
     return f"{METRICS_TAG} {fields}"
 
 
+def ray1_metrics_line(metrics: IterationMetrics) -> str | None:
+    """The same returns in Ray 1.x's `name: value` form, for the SDK's default metric
+    definitions; None before any episode has finished."""
+    values = {
+        "episode_reward_mean": metrics.episode_return_mean,
+        "episode_reward_max": metrics.episode_return_max,
+        "episode_reward_min": metrics.episode_return_min,
+    }
+    fields = [f"{name}: {format_value(v)}" for name, v in values.items() if not math.isnan(v)]
+    return f"{RAY1_METRICS_TAG} {' '.join(fields)}" if fields else None
+
+
 def print_line(line: str) -> None:
     """Print one whole log line. `print()` writes the text and its newline separately, and with
     unbuffered output (PYTHONUNBUFFERED, as in the images) another thread's or stderr's output
@@ -114,8 +134,10 @@ def print_line(line: str) -> None:
 
 def metric_definitions() -> list[dict[str, str]]:
     """SageMaker `MetricDefinitions` for every metric the launchers log."""
+    tag = re.escape(METRICS_TAG)
     return [
-        {"Name": name, "Regex": f"{name}=({NUMBER})"} for name in CORE_METRICS + OPTIONAL_METRICS
+        {"Name": name, "Regex": f"{tag} (?:.* )?{name}=({NUMBER})"}
+        for name in CORE_METRICS + OPTIONAL_METRICS
     ]
 
 

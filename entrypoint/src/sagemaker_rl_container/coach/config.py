@@ -19,7 +19,12 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
 
 from sagemaker_rl_container.coach.overrides import Override, parse_all
-from sagemaker_rl_container.config import Setting, settings_of, validation_error_line
+from sagemaker_rl_container.config import (
+    Setting,
+    decode_value,
+    settings_of,
+    validation_error_line,
+)
 from sagemaker_rl_container.errors import UserError
 
 PRESET_KEY = "RLCOACH_PRESET"
@@ -58,7 +63,7 @@ class CoachConfig(BaseModel):
                 name = key[len(SETTING_PREFIX) :]
                 if name not in cls.model_fields or name == "overrides":
                     raise UserError(_unknown(key))
-                settings[name] = value
+                settings[name] = decode_value(value)
         if "preset" not in settings:
             raise UserError(
                 f"no preset: set the {PRESET_KEY} hyperparameter to a preset file of your source "

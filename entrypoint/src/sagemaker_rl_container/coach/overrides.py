@@ -3,8 +3,9 @@ examples passed them.
 
 The key after `rl.` is a path of attributes (or dict keys) from the preset's `graph_manager`;
 an optional `:Type` suffix wraps the value in that type (`rl.improve_steps:TrainingSteps=100`
-sets `graph_manager.improve_steps = TrainingSteps(100)`). Plain values keep the type
-sagemaker-training decoded them to; strings that are JSON (`"0.9"`, `"true"`) are decoded.
+sets `graph_manager.improve_steps = TrainingSteps(100)`). Values are decoded as every
+hyperparameter is (config.decode_value: JSON or Python literals), and must fit the kind of the
+preset's current value: a string never replaces a number, a bool, a dict or a list.
 
 Pure Python: nothing here imports Coach, so the rules are tested without it.
 """
@@ -12,11 +13,11 @@ Pure Python: nothing here imports Coach, so the rules are tested without it.
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from sagemaker_rl_container.config import decode_value
 from sagemaker_rl_container.errors import UserError
 
 PREFIX = "rl."
@@ -47,16 +48,6 @@ class Override:
     value: Any
 
 
-def decode(value: Any) -> Any:
-    """JSON-looking strings become numbers, booleans, lists; anything else stays as it is."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def parse(key: str, value: Any) -> Override:
     """`rl.a.b:Type` and its value, checked for shape (not yet against the preset)."""
     if not key.startswith(PREFIX):
@@ -72,16 +63,20 @@ def parse(key: str, value: Any) -> Override:
         raise UserError(f"hyperparameter {key}: private attributes cannot be overridden")
     if ":" in key and not type_name:
         raise UserError(f"hyperparameter {key}: empty type after ':'")
-    return Override(key, path, type_name or None, decode(value))
+    return Override(key, path, type_name or None, decode_value(value))
 
 
 def parse_all(hyperparameters: Mapping[str, Any]) -> list[Override]:
     return [parse(key, value) for key, value in hyperparameters.items() if key.startswith(PREFIX)]
 
 
-def convert(override: Override, types: Mapping[str, Callable[[Any], Any]]) -> Any:
+def convert(
+    override: Override, types: Mapping[str, Callable[[Any], Any]], current: Any = None
+) -> Any:
+    """The value to set: wrapped in the override's `:Type`, else checked against the kind of
+    the preset's `current` value."""
     if override.type_name is None:
-        return override.value
+        return _fitting(override, current)
     factory = types.get(override.type_name)
     if factory is None:
         raise UserError(
@@ -95,6 +90,31 @@ def convert(override: Override, types: Mapping[str, Callable[[Any], Any]]) -> An
             f"hyperparameter {override.key}={override.value!r}: not a valid "
             f"{override.type_name} ({error})"
         ) from None
+
+
+def _fitting(override: Override, current: Any) -> Any:
+    value = override.value
+    if isinstance(current, bool):
+        expected = "true or false"
+        fits = isinstance(value, bool)
+    elif isinstance(current, (int, float)):
+        expected = "a number"
+        fits = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if fits and isinstance(current, float):
+            value = float(value)
+    elif isinstance(current, dict):
+        expected, fits = "an object", isinstance(value, dict)
+    elif isinstance(current, (list, tuple)):
+        expected, fits = "a list", isinstance(value, list)
+    else:
+        return value
+    if not fits:
+        has = repr(current) if isinstance(current, (bool, int, float)) else type(current).__name__
+        raise UserError(
+            f"hyperparameter {override.key}={override.value!r}: expected {expected} (the "
+            f"preset has {has})"
+        )
+    return value
 
 
 def _children(obj: Any) -> list[str]:
@@ -128,7 +148,7 @@ def apply(root: Any, override: Override, types: Mapping[str, Callable[[Any], Any
             if name not in obj:
                 raise _missing(override, depth, obj)
             if last:
-                value = convert(override, types)
+                value = convert(override, types, obj[name])
                 obj[name] = value
                 return value
             obj = obj[name]
@@ -136,7 +156,7 @@ def apply(root: Any, override: Override, types: Mapping[str, Callable[[Any], Any
             if not hasattr(obj, name):
                 raise _missing(override, depth, obj)
             if last:
-                value = convert(override, types)
+                value = convert(override, types, getattr(obj, name))
                 setattr(obj, name, value)
                 return value
             obj = getattr(obj, name)

@@ -46,6 +46,11 @@ def prepare(contract: TrainingContract, config: CoachConfig) -> Any:
     """The preset's graph manager, ready for `create_graph`."""
     source = source_dir.prepare(contract)  # importable: the preset's own modules, `module:Class`
     install_compat()
+    from rl_coach.logger import screen
+
+    # Coach colours its episode lines with ANSI codes, which CloudWatch shows raw and which
+    # keep the SDK's Coach metric regexes (`^Training>.*Total reward=...`) from matching.
+    screen.set_use_colors(False)
     graph_manager = load_preset(config.preset, source)
     set_framework(graph_manager)
     if framework() == "mxnet":

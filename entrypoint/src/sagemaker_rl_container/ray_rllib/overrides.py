@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import json
 from typing import Any
 
 from sagemaker_rl_container.errors import UserError
@@ -126,11 +125,9 @@ def _coerce(key: str, value: Any, current: Any) -> Any:
         if value is None or isinstance(value, list):  # schedules are lists; None resets
             return value
         raise UserError(f"hyperparameter {key}={value!r}: expected a number")
-    if isinstance(current, dict | list) and isinstance(value, str):
-        try:
-            decoded = json.loads(value)
-        except json.JSONDecodeError:
-            kind = "object" if isinstance(current, dict) else "list"
-            raise UserError(f"hyperparameter {key}={value!r}: expected a JSON {kind}") from None
-        return decoded
+    # Values arrive decoded (config.decode_value): text here is neither JSON nor a literal.
+    wanted = dict if isinstance(current, dict) else list
+    if isinstance(current, dict | list) and value is not None and not isinstance(value, wanted):
+        kind = "an object" if wanted is dict else "a list"
+        raise UserError(f"hyperparameter {key}={value!r}: expected {kind}")
     return value
