@@ -158,7 +158,9 @@ def test_a_restart_resumes_the_newest_checkpoint_and_continues_the_count(contrac
     summary = run(contract, trainer, frequency=1, iterations=5)
     assert trainer.events == ["start", "restore 3", "close ok"]
     assert summary.resumed_from == "checkpoint-000003" and summary.iterations == 5
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[rl-")]
+    lines = [
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("[rl-metrics] ")
+    ]
     assert [line.split()[1] for line in lines] == ["iteration=4", "iteration=5"]
 
 
