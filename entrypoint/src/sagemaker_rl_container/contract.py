@@ -73,6 +73,9 @@ class TrainingContract:
     # Script mode (`sagemaker_program` / `sagemaker_submit_directory`, as RLEstimator sends them).
     user_program: str | None = None
     submit_directory: str | None = None
+    # What SageMaker's framework containers give a script-mode program: SM_MODEL_DIR,
+    # SM_CHANNELS, SM_CHANNEL_<NAME>, SM_HPS, SM_HP_<NAME>, SM_NUM_CPUS, SM_HOSTS, ...
+    script_environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_distributed(self) -> bool:
@@ -133,4 +136,5 @@ class TrainingContract:
             user_program=env.user_entry_point or None,
             # `module_dir` falls back to /opt/ml/code when no submit directory was named.
             submit_directory=env.module_dir,
+            script_environment={key: str(value) for key, value in env.to_env_vars().items()},
         )

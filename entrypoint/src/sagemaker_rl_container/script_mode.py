@@ -1,23 +1,46 @@
-"""Script mode: run the user's `sagemaker_program` from their source directory.
+"""Script mode, as SageMaker's framework containers define it: the user's `sagemaker_program`
+runs as a child process, from the source directory, with the `SM_*` environment and the
+hyperparameters as `--name value` arguments, after the source directory's `requirements.txt`
+is installed.
 
-The program runs in this process (as `__main__`, with the hyperparameters as command-line
-arguments, the way SageMaker passes them), so the launcher it calls raises the same one-line
-errors as zero-code jobs and SIGTERM reaches the training loop directly.
+The entry point's kind follows sagemaker-training's rules: a `.sh` file or any other non-`.py`
+name runs through `/bin/sh`, a source directory with `setup.py` is installed and run as
+`python -m <module>`, a `.py` file runs as a Python script. SIGTERM (spot interruptions,
+`docker stop`) is passed on to the program; a program built on `RayLauncher` then checkpoints
+and exits 143, like any job. The program's output goes straight to the job's log; its last
+error line names the failure when it exits non-zero without writing `output/failure` itself.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
-import runpy
+import re
+import shlex
+import signal
+import subprocess
 import sys
-import traceback
+import threading
+from pathlib import Path
 
-from sagemaker_rl_container import source_dir
+from sagemaker_rl_container import signals, source_dir
 from sagemaker_rl_container.contract import TrainingContract
-from sagemaker_rl_container.errors import UserError, summarize
+from sagemaker_rl_container.errors import TrainingInterrupted, UserError
+
+# Tells the package's launchers inside the program that they run in script mode (the same name
+# as ray_rllib.launcher.SCRIPT_MODE_ENV, which this module must not import: Ray images only).
+SCRIPT_MODE_ENV = "SAGEMAKER_RL_SCRIPT_MODE"
 
 logger = logging.getLogger(__name__)
+
+REQUIREMENTS = "requirements.txt"
+# How much of the program's stderr is kept to name its error (it is all in the log anyway).
+ERROR_TAIL_LINES = 100
+# A Python traceback's last line: `ValueError: ...`, `mymodule.MyError: ...`.
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
+# output/failure stays well inside the 1024 characters SageMaker shows.
+MAX_ERROR_LINE = 500
 
 
 def run(contract: TrainingContract) -> None:
@@ -30,29 +53,28 @@ def run(contract: TrainingContract) -> None:
         )
     program = source / program_name
     if not program.is_file():
-        found = ", ".join(sorted(p.name for p in source.glob("*.py"))) or "no .py files"
+        found = ", ".join(sorted(p.name for p in source.iterdir() if p.is_file())) or "no files"
         raise UserError(
             f"sagemaker_program {program_name!r} not found in the source directory {source} "
             f"(it has {found})"
         )
-    argv = [str(program), *_command_line(contract.hyperparameters)]
-    logger.info("Running %s", " ".join(argv))
-    saved_argv, saved_cwd = sys.argv, os.getcwd()
-    sys.argv = argv
-    os.chdir(source)
-    try:
-        runpy.run_path(str(program), run_name="__main__")
-    except UserError:
-        raise
-    except SystemExit as exit_:
-        if exit_.code not in (None, 0):
-            raise UserError(f"{program_name} exited with status {exit_.code}") from None
-    except Exception as error:
-        traceback.print_exc()
-        raise UserError(f"{program_name} failed: {summarize(error)}") from None
-    finally:
-        sys.argv = saved_argv
-        os.chdir(saved_cwd)
+    install_requirements(source)
+    command = entry_point_command(source, program_name, _command_line(contract.hyperparameters))
+    environment = {**os.environ, **contract.script_environment, SCRIPT_MODE_ENV: "1"}
+    # `python` in a shell entry point is this image's Python, as in SageMaker's containers.
+    bin_dir = os.path.dirname(sys.executable)
+    environment["PATH"] = os.pathsep.join([bin_dir, environment.get("PATH", "")])
+    logger.info("Running %s", " ".join(shlex.quote(part) for part in command))
+    returncode, error_line = _run_child(command, source, environment)
+    failure = contract.output_dir / "failure"
+    if returncode != 0:
+        # A program on RayLauncher (or any that follows the contract) wrote its own line.
+        written = failure.read_text().strip() if failure.exists() else ""
+        if signals.requested() or returncode in (128 + signal.SIGTERM, -signal.SIGTERM):
+            raise TrainingInterrupted(written or f"{program_name} was stopped by SIGTERM")
+        if written:
+            raise UserError(written)
+        raise UserError(_exit_description(program_name, returncode, error_line))
     # A launcher's run always leaves the final checkpoint and metadata in model/.
     if not any(contract.model_dir.iterdir()):
         raise UserError(
@@ -60,6 +82,89 @@ def run(contract: TrainingContract) -> None:
             f"sagemaker_rl_container.ray_rllib.launcher) or write the model to "
             f"{contract.model_dir} yourself"
         )
+
+
+def install_requirements(source: Path) -> None:
+    """pip-install the source directory's requirements.txt, as SageMaker's containers do."""
+    if not (source / REQUIREMENTS).is_file():
+        return
+    logger.info("Installing %s from the source directory", REQUIREMENTS)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-r", REQUIREMENTS],
+        cwd=source,
+        capture_output=True,
+        text=True,
+    )
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
+        reason = (
+            errors[-1][len("ERROR:") :].strip() if errors else f"pip exited {result.returncode}"
+        )
+        raise UserError(f"{REQUIREMENTS} in the source directory failed to install: {reason}")
+
+
+def entry_point_command(source: Path, name: str, args: list[str]) -> list[str]:
+    from sagemaker_training import _entry_point_type, process
+
+    process.validate_entry_point(name)
+    kind = _entry_point_type.get(str(source), name)
+    if kind is _entry_point_type.PYTHON_PACKAGE:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "."],
+            cwd=source,
+            check=True,
+        )
+        return [sys.executable, "-m", re.sub(r"\.py$", "", name), *args]
+    if kind is _entry_point_type.PYTHON_PROGRAM:
+        return [sys.executable, "--", name, *args]
+    (source / name).chmod(0o755)
+    return ["/bin/sh", "-c", " ".join([f"./{shlex.quote(name)}", *map(shlex.quote, args)])]
+
+
+def _run_child(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str | None]:
+    """Run the program, passing SIGTERM on to it and its stderr through to ours; returns its
+    exit status and the last line of its stderr that names an error."""
+    child = subprocess.Popen(command, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
+    tail: collections.deque[str] = collections.deque(maxlen=ERROR_TAIL_LINES)
+
+    def copy_stderr() -> None:
+        assert child.stderr is not None
+        for line in child.stderr:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            tail.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=copy_stderr, name="program stderr", daemon=True)
+    reader.start()
+    signals.forward_to(child.pid)
+    try:
+        returncode = child.wait()
+    finally:
+        signals.forward_to(None)
+    reader.join(timeout=10)
+    return returncode, _error_line([line.strip() for line in tail if line.strip()])
+
+
+def _error_line(stderr: list[str]) -> str | None:
+    """What names the program's failure: its last exception line (`ValueError: ...`), else
+    its last line on stderr (argparse's `error: ...`, a shell's complaint)."""
+    exceptions = [line for line in stderr if EXCEPTION_LINE.match(line)]
+    line = exceptions[-1] if exceptions else (stderr[-1] if stderr else None)
+    if line is not None and len(line) > MAX_ERROR_LINE:
+        line = line[: MAX_ERROR_LINE - 3] + "..."
+    return line
+
+
+def _exit_description(program: str, returncode: int, error_line: str | None) -> str:
+    if error_line and EXCEPTION_LINE.match(error_line):
+        return f"{program} failed: {error_line}"
+    if returncode < 0:
+        status = f"was killed by signal {signal.Signals(-returncode).name}"
+    else:
+        status = f"exited with status {returncode}"
+    return f"{program} {status}: {error_line}" if error_line else f"{program} {status}"
 
 
 def _command_line(hyperparameters: dict) -> list[str]:
