@@ -6,7 +6,9 @@ Training tests run the real CLI in a subprocess with `SAGEMAKER_BASE_DIR` standi
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import importlib.util
 import json
 import os
@@ -14,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,6 +133,31 @@ def wait_for_line(log_path: Path, needle: str, proc: subprocess.Popen, timeout: 
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     pytest.fail(f"no {needle!r} in the log after {timeout} s")
+
+
+# ---- script mode: a requirements.txt that needs no index --------------------------------------
+
+REQUIREMENT = "sm_test_requirement"
+
+
+def build_wheel(directory: Path) -> str:
+    """A tiny pure-Python wheel, made here so that the test needs no index."""
+    files = {
+        f"{REQUIREMENT}/__init__.py": 'GREETING = "installed from requirements.txt"\n',
+        f"{REQUIREMENT}-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: sm-test-requirement\nVersion: 1.0\n",
+        f"{REQUIREMENT}-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{REQUIREMENT}-1.0.dist-info/RECORD,,")
+    files[f"{REQUIREMENT}-1.0.dist-info/RECORD"] = "\n".join(record) + "\n"
+    name = f"{REQUIREMENT}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(directory / name, "w") as wheel:
+        for path, text in files.items():
+            wheel.writestr(path, text)
+    return name
 
 
 def read_json(path: Path) -> dict:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import make_job, read_json, run_train, start_train, wait_for_line
+from conftest import (
+    build_wheel,
+    make_job,
+    read_json,
+    run_train,
+    start_train,
+    wait_for_line,
+)
 
 SOURCES = Path(__file__).parent / "sources"
 
@@ -40,28 +44,6 @@ def test_user_script_registers_env_and_returns_config(tmp_path):
 
 
 # ---- SageMaker's script-mode contract, for programs not written for this package ----------
-
-REQUIREMENT = "sm_test_requirement"
-
-
-def build_wheel(directory: Path) -> str:
-    """A tiny pure-Python wheel, made here so that the test needs no index."""
-    files = {
-        f"{REQUIREMENT}/__init__.py": 'GREETING = "installed from requirements.txt"\n',
-        f"{REQUIREMENT}-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: sm-test-requirement\nVersion: 1.0\n",
-        f"{REQUIREMENT}-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for name, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-        record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
-    record.append(f"{REQUIREMENT}-1.0.dist-info/RECORD,,")
-    files[f"{REQUIREMENT}-1.0.dist-info/RECORD"] = "\n".join(record) + "\n"
-    name = f"{REQUIREMENT}-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(directory / name, "w") as wheel:
-        for path, text in files.items():
-            wheel.writestr(path, text)
-    return name
 
 
 @pytest.fixture

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 GCS_PORT = int(os.environ.get("SAGEMAKER_RL_RAY_PORT", 6379))
 STATUS_PORT = int(os.environ.get("SAGEMAKER_RL_STATUS_PORT", 6390))
+# After the outcome, how long the other hosts wait for the head's process to end.
+HEAD_EXIT_WAIT_S = float(os.environ.get("SAGEMAKER_RL_HEAD_EXIT_WAIT", "120"))
 HEAD_LOST_AFTER_S = float(os.environ.get("SAGEMAKER_RL_HEAD_LOST_AFTER", 30))
 POLL_S = 1.0
 
@@ -185,12 +187,14 @@ class HeadStatus:
         self.state = {**self.state, "ray_ready": True}
 
     def finish(self, succeeded: bool, reason: str = "", linger_s: float = 5) -> None:
-        """Publish the outcome and give the other hosts a moment to read it."""
+        """Publish the outcome and give the other hosts a moment to read it. The endpoint
+        keeps answering until this process exits: the other hosts stay until then, because
+        SageMaker local mode (docker-compose) stops every container once one exits, and the
+        head still writes its summary and success marker after training."""
         self.state = {"state": "succeeded" if succeeded else "failed", "reason": reason}
         deadline = time.monotonic() + linger_s
         while len(self.final_readers) < self.expected_readers and time.monotonic() < deadline:
             time.sleep(0.2)
-        self.server.shutdown()
 
 
 class Head:
@@ -366,9 +370,18 @@ def run_worker(contract: TrainingContract, nodes: Layout, timeout_s: float) -> N
         outcome = _follow_head(status_url, contract.current_host, nodes.head, node)
     finally:
         node.stop()
+    _wait_for_head_exit(status_url, contract.current_host)
     if outcome["state"] != "succeeded":
         raise UserError(f"the head host {nodes.head} failed: {outcome.get('reason', 'unknown')}")
     logger.info("The head host %s finished training; this host is done", nodes.head)
+
+
+def _wait_for_head_exit(url: str, me: str) -> None:
+    """Stay until the head's process has ended (its status endpoint stops answering), so
+    that this host's exit never cuts the head's short (see HeadStatus.finish)."""
+    deadline = time.monotonic() + HEAD_EXIT_WAIT_S
+    while _read_status(url, me) is not None and time.monotonic() < deadline:
+        time.sleep(POLL_S)
 
 
 def _read_status(url: str, me: str) -> dict | None:

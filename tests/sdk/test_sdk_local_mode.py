@@ -1,0 +1,338 @@
+"""Jobs driven by the real SageMaker Python SDK (v2) in local mode, as a user runs them: the
+README's snippets, a plain Estimator's str() encodings, RLEstimator's JSON, two instances,
+script mode with requirements.txt and the SM_* environment, a Coach preset, a tuning trial's
+extra key, a bad hyperparameter, and hosting the trained model with Model.deploy."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+from local_mode import LocalRun, container_exit_codes, run_local
+
+from conftest import ROOT, build_image, build_wheel
+
+pytestmark = pytest.mark.docker
+
+SOURCES = ROOT / "tests" / "training" / "sources"
+COACH_SOURCES = ROOT / "tests" / "coach" / "sources"
+
+
+def readme_snippets() -> list[str]:
+    """The Python snippets of the README's "Running on SageMaker" section, in order."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Running on SageMaker", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def on_local_mode(snippet: str) -> str:
+    """The one change a README snippet needs to run locally: local mode instead of an ML
+    instance (the SDK then uses local mode's session, configured by the test's HOME)."""
+    assert snippet.count('instance_type="ml.c5.2xlarge"') == 1
+    return snippet.replace('instance_type="ml.c5.2xlarge"', 'instance_type="local"')
+
+
+def extract(uri: str, into: Path) -> Path:
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(uri.removeprefix("file://")) as archive:
+        archive.extractall(into, filter="data")
+    return into
+
+
+def values(lines: list[str], regex: str, anchored: bool = False) -> list[float]:
+    """What a SageMaker metric definition reads from the log, line by line."""
+    found = []
+    for line in lines:
+        match = re.match(regex, line) if anchored else re.search(regex, line)
+        if match:
+            found.append(float(match.group(1)))
+    return found
+
+
+def failure_of(run_dir: Path) -> str:
+    """output/failure of a job that failed, from the output.tar.gz local mode left."""
+    (archive,) = run_dir.glob("containers/*/compressed_artifacts/output.tar.gz")
+    with tarfile.open(archive) as output:
+        return output.extractfile("failure").read().decode()
+
+
+# ---- the README, zero-code ------------------------------------------------------------------
+
+REPORT_TRAINING = """
+from sagemaker.rl import RLEstimator, RLToolkit
+report(
+    model_data=estimator.model_data,
+    sdk_ray_metrics=RLEstimator.default_metric_definitions(RLToolkit.RAY),
+    metric_definitions=estimator.metric_definitions,
+)
+"""
+
+
+@pytest.fixture(scope="module")
+def readme_job(image, tmp_path_factory) -> tuple[LocalRun, Path]:
+    """The README's first snippet, run once; its model extracted."""
+    workdir = tmp_path_factory.mktemp("sdk-readme")
+    run = run_local(on_local_mode(readme_snippets()[0]) + REPORT_TRAINING, image, workdir)
+    assert run.returncode == 0, run.output[-4000:]
+    return run, extract(run.result["model_data"], workdir / "model")
+
+
+def test_the_readme_zero_code_job_trains_exports_and_reports_metrics(readme_job):
+    run, model = readme_job
+    assert {"policy.onnx", "metadata.json", "checkpoint"} <= {p.name for p in model.iterdir()}
+    meta = json.loads((model / "metadata.json").read_text())
+    assert meta["training"]["stop_reason"].startswith("mean return ")
+    lines = run.container_lines()
+    # The hyperparameters arrived as Python's str() of a dict, a list and a bool.
+    assert not any("is invalid" in line for line in lines)
+
+    # The SDK's own default Ray metric definitions, as old notebooks and tuning jobs use them
+    sdk = {d["Name"]: d["Regex"] for d in run.result["sdk_ray_metrics"]}
+    rewards = values(lines, sdk["episode_reward_mean"])
+    assert rewards and rewards[-1] >= 450
+    assert values(lines, sdk["episode_reward_max"])
+    # and the image's metric-definitions, as the README passes them
+    image_defs = {d["Name"]: d["Regex"] for d in run.result["metric_definitions"]}
+    iterations = values(lines, image_defs["iteration"])
+    assert iterations == [float(i) for i in range(1, len(iterations) + 1)]
+    assert values(lines, image_defs["episode_reward_mean"]) == rewards
+
+
+def test_the_exported_policy_balances_the_pole(readme_job):
+    import gymnasium as gym
+    import numpy as np
+    import onnxruntime
+
+    _, model = readme_job
+    session = onnxruntime.InferenceSession(str(model / "policy.onnx"))
+    env = gym.make("CartPole-v1")
+    returns = []
+    for seed in range(5):
+        observation, _ = env.reset(seed=1000 + seed)
+        total, done = 0.0, False
+        while not done:
+            (action,) = session.run(
+                ["actions"], {"observations": observation[None].astype(np.float32)}
+            )
+            observation, reward, terminated, truncated, _ = env.step(int(action[0]))
+            total += reward
+            done = terminated or truncated
+        returns.append(total)
+    # a random policy averages ~22 on CartPole-v1
+    assert sum(returns) / len(returns) >= 400, returns
+
+
+def test_the_trained_model_is_served_by_model_deploy(readme_job, image, tmp_path):
+    run, _ = readme_job
+    served = run_local(
+        f"""
+        from sagemaker.deserializers import JSONDeserializer
+        from sagemaker.model import Model
+        from sagemaker.predictor import Predictor
+        from sagemaker.serializers import JSONSerializer
+
+        model = Model(image_uri=IMAGE_URI, model_data={run.result["model_data"]!r}, role=ROLE,
+                      predictor_cls=Predictor)
+        predictor = model.deploy(initial_instance_count=1, instance_type="local")
+        predictor.serializer = JSONSerializer()
+        predictor.deserializer = JSONDeserializer()
+        try:
+            report(one=predictor.predict([0.0, 0.0, 0.05, 0.0]),
+                   batch=predictor.predict([[0.0, 0.0, 0.05, 0.0], [0.0, 0.0, -0.05, 0.0]]))
+        finally:
+            predictor.delete_endpoint()
+        """,
+        image,
+        tmp_path,
+    )
+    assert served.returncode == 0, served.output[-4000:]
+    # pole leaning right: push right (1); leaning left: push left (0)
+    assert served.result["one"] == {"actions": 1}
+    assert served.result["batch"] == {"actions": [1, 0]}
+
+
+# ---- the README, script mode ----------------------------------------------------------------
+
+
+def test_the_readme_script_mode_job_runs_its_launcher(image, tmp_path):
+    shutil.copytree(SOURCES / "corridor", tmp_path / "src")
+    run = run_local(
+        on_local_mode(readme_snippets()[1]) + "\nreport(model_data=estimator.model_data)\n",
+        image,
+        tmp_path,
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    meta = json.loads(
+        (extract(run.result["model_data"], tmp_path / "model") / "metadata.json").read_text()
+    )
+    assert meta["env"] == "corridor-v0" and meta["env_config"] == {"length": 4}
+    assert meta["training"]["iterations"] == 3
+
+
+# ---- what SageMaker's script mode gives any script -------------------------------------------
+
+
+def test_a_sagemaker_script_gets_requirements_sm_environment_and_channels(image, tmp_path):
+    source = tmp_path / "src"
+    shutil.copytree(SOURCES / "sm_script", source)
+    (source / "requirements.txt").write_text(f"./{build_wheel(source)}\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "episodes.csv").write_text("a,b\n1,2\n")
+    run = run_local(
+        f"""
+        from sagemaker.estimator import Estimator
+
+        estimator = Estimator(
+            entry_point="train.py", source_dir="src", image_uri=IMAGE_URI, role=ROLE,
+            instance_count=1, instance_type="local",
+            hyperparameters={{"episodes": 3, "layers": [64, 64]}},
+        )
+        estimator.fit({{"training": "file://{data}"}})
+        report(model_data=estimator.model_data)
+        """,
+        image,
+        tmp_path,
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    summary = json.loads(
+        (extract(run.result["model_data"], tmp_path / "model") / "summary.json").read_text()
+    )
+    assert summary["episodes"] == 3 and summary["layers"] == [64, 64]
+    assert summary["hps"]["episodes"] == 3 and summary["hps"]["layers"] == [64, 64]
+    assert summary["channels"] == ["training"] and summary["training_files"] == ["episodes.csv"]
+    assert summary["requirement"] == "installed from requirements.txt"
+    assert summary["hosts"] == [summary["current_host"]]
+    assert summary["current_host"].startswith("algo-1-")
+
+
+# ---- two instances --------------------------------------------------------------------------
+
+
+def test_two_instances_form_one_ray_cluster_and_both_exit_0(image, tmp_path):
+    run = run_local(
+        """
+        from sagemaker.estimator import Estimator
+
+        estimator = Estimator(
+            image_uri=IMAGE_URI, role=ROLE, instance_count=2, instance_type="local",
+            hyperparameters={
+                "rl_stop_iterations": 3,
+                "rl.env_runners.num_env_runners": 2,
+                "rl.training.train_batch_size_per_learner": 500,
+                # what a tuning trial adds beside the user's hyperparameters
+                "_tuning_objective_metric": "episode_reward_mean",
+            },
+        )
+        estimator.fit()
+        report(model_data=estimator.model_data)
+        """,
+        image,
+        tmp_path,
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    hosts = run.hosts()
+    assert len(hosts) == 2, hosts
+    placement = next(line for line in run.container_lines() if "Env runners per host: " in line)
+    assert all(f"{host} x" in placement for host in hosts), placement
+    meta = json.loads(
+        (extract(run.result["model_data"], tmp_path / "model") / "metadata.json").read_text()
+    )
+    assert meta["training"]["hosts"] == 2 and meta["training"]["iterations"] == 3
+    assert container_exit_codes(run) == dict.fromkeys(hosts, 0)
+
+
+# ---- bad input ------------------------------------------------------------------------------
+
+
+def test_a_misspelt_hyperparameter_fails_the_job_with_one_line(image, tmp_path):
+    run = run_local(
+        """
+        from sagemaker.estimator import Estimator
+
+        estimator = Estimator(image_uri=IMAGE_URI, role=ROLE, instance_count=1,
+                              instance_type="local", hyperparameters={"rl_stop_iteration": 2})
+        try:
+            estimator.fit()
+        except RuntimeError as error:
+            report(error=str(error))
+        """,
+        image,
+        tmp_path,
+    )
+    assert "Process exited with code: 1" in run.result["error"]
+    failure = failure_of(tmp_path)
+    assert failure.startswith(
+        "unknown hyperparameter rl_stop_iteration (did you mean rl_stop_iterations?)"
+    )
+    assert "\n" not in failure.strip()
+
+
+# ---- RL Coach -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def coach_image() -> str:
+    return build_image("coach-tensorflow-cpu")
+
+
+# The examples' Coach entry script, as the old notebooks named it beside their presets.
+OLD_COACH_ENTRY_SCRIPT = """\
+from sagemaker_rl.coach_launcher import SageMakerCoachPresetLauncher
+
+
+class MyLauncher(SageMakerCoachPresetLauncher):
+    def default_preset_name(self):
+        return "preset-cartpole-dqn"
+
+
+if __name__ == "__main__":
+    MyLauncher.train_main()
+"""
+
+
+@pytest.mark.parametrize("estimator", ["RLEstimator", "Estimator"])
+def test_a_coach_preset_trains_whichever_way_the_sdk_encodes(coach_image, tmp_path, estimator):
+    source = tmp_path / "src"
+    shutil.copytree(COACH_SOURCES, source)
+    (source / "train-coach.py").write_text(OLD_COACH_ENTRY_SCRIPT)
+    module = "sagemaker.rl" if estimator == "RLEstimator" else "sagemaker.estimator"
+    run = run_local(
+        f"""
+        from {module} import {estimator}
+        from sagemaker.rl import RLEstimator as _RL, RLToolkit
+
+        estimator = {estimator}(
+            entry_point="train-coach.py", source_dir="src", image_uri=IMAGE_URI, role=ROLE,
+            instance_count=1, instance_type="local",
+            hyperparameters={{
+                "RLCOACH_PRESET": "preset-cartpole-dqn",
+                "rl.improve_steps:EnvironmentSteps": 3000,
+                "rl.agent_params.algorithm.discount": 0.95,
+                "rl_apply_stop_condition": False,
+            }},
+        )
+        estimator.fit()
+        report(model_data=estimator.model_data,
+               sdk_coach_metrics=_RL.default_metric_definitions(RLToolkit.COACH))
+        """,
+        coach_image,
+        tmp_path,
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    lines = run.container_lines()
+    assert any("Override rl.agent_params.algorithm.discount = 0.95" in line for line in lines)
+    # CloudWatch shows colour codes raw: Coach's own lines carry none.
+    assert not any("\x1b[" in line for line in run.container_lines(keep_ansi=True))
+    model = extract(run.result["model_data"], tmp_path / "model")
+    assert (model / "1" / "saved_model.pb").exists()
+    assert json.loads((model / "metadata.json").read_text())["preset"] == "preset-cartpole-dqn"
+    # The SDK's default Coach definitions read Coach's own (uncoloured) episode lines.
+    sdk = {d["Name"]: d["Regex"] for d in run.result["sdk_coach_metrics"]}
+    assert values(lines, sdk["reward-training"], anchored=True)
+    assert values(lines, sdk["reward-testing"], anchored=True)
+    assert all(code == 0 for code in container_exit_codes(run).values())
