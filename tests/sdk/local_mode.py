@@ -1,7 +1,7 @@
 """The SageMaker Python SDK's local mode, as a user runs it, for the tests in this folder.
 
 Each test writes the code a user would write (or takes it from the README), and runs it with
-the SDK installed in its own virtualenv (build/sdk/, pinned in requirements-sdk-v2.txt), against
+the SDK installed in its own virtualenv (build/sdk/<version>, pinned in requirements-sdk-*.txt), against
 this repository's Docker engine, with Debian's docker-compose (which local mode drives), offline:
 placeholder credentials, a region, and the SDK's telemetry turned off.
 """
@@ -21,27 +21,29 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SDK_V2_REQUIREMENTS = Path(__file__).with_name("requirements-sdk-v2.txt")
-SDK_V2_VENV = ROOT / "build" / "sdk" / "v2"
+# One virtualenv per SDK major version, each pinned by its requirements file here.
+SDK_VENVS = ROOT / "build" / "sdk"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"  # local mode never assumes it
 # What separates a line's text from the host name docker-compose puts in front of it.
 COMPOSE_PREFIX = re.compile(r"^(?:\x1b\[[0-9;]*m)?(\S+) +\|(?:\x1b\[0m)? ?")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def sdk_v2_python() -> Path:
-    """The SDK v2 virtualenv's Python, created on first use."""
-    python = SDK_V2_VENV / "bin" / "python"
-    stamp = SDK_V2_VENV / ".installed"
-    if not stamp.exists() or stamp.read_text() != SDK_V2_REQUIREMENTS.read_text():
-        shutil.rmtree(SDK_V2_VENV, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(SDK_V2_VENV)], check=True)
+def sdk_python(version: str) -> Path:
+    """The Python of the SDK `version` ("v2", "v3") virtualenv, created on first use."""
+    requirements = Path(__file__).with_name(f"requirements-sdk-{version}.txt")
+    venv = SDK_VENVS / version
+    python = venv / "bin" / "python"
+    stamp = venv / ".installed"
+    if not stamp.exists() or stamp.read_text() != requirements.read_text():
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "-r", str(SDK_V2_REQUIREMENTS)],
+            [str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)],
             check=True,
             timeout=900,
         )
-        stamp.write_text(SDK_V2_REQUIREMENTS.read_text())
+        stamp.write_text(requirements.read_text())
     return python
 
 
@@ -108,15 +110,18 @@ PRELUDE = """\
 import json, os, sys
 IMAGE_URI = {image!r}
 ROLE = {role!r}
+CONTAINERS = {containers!r}
 def report(**values):
     print("SDK-TEST-RESULT " + json.dumps(values, default=str), flush=True)
 """
 
 
 def run_local(
-    user_code: str, image: str, workdir: Path, timeout: float = 900, python: Path | None = None
+    user_code: str, image: str, workdir: Path, timeout: float = 900, sdk: str = "v2"
 ) -> LocalRun:
-    """Run `user_code` (a user's script) with the SDK in local mode from `workdir`."""
+    """Run `user_code` (a user's script) with the SDK `sdk` in local mode from `workdir`;
+    CONTAINERS in it names the directory local mode works in."""
+    workdir.mkdir(parents=True, exist_ok=True)
     home = workdir / "home"
     (home / ".sagemaker").mkdir(parents=True, exist_ok=True)
     containers = workdir / "containers"
@@ -132,7 +137,10 @@ def run_local(
         "      TelemetryOptOut: true\n"
     )
     script = workdir / "user_code.py"
-    script.write_text(PRELUDE.format(image=image, role=ROLE) + textwrap.dedent(user_code))
+    script.write_text(
+        PRELUDE.format(image=image, role=ROLE, containers=str(containers))
+        + textwrap.dedent(user_code)
+    )
     env = {
         key: value
         for key, value in os.environ.items()
@@ -151,7 +159,7 @@ def run_local(
         env["DOCKER_HOST"] = host
     ensure_docker_compose()
     proc = subprocess.run(
-        [str(python or sdk_v2_python()), str(script)],
+        [str(sdk_python(sdk)), str(script)],
         cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,

@@ -336,3 +336,82 @@ def test_a_coach_preset_trains_whichever_way_the_sdk_encodes(coach_image, tmp_pa
     assert values(lines, sdk["reward-training"], anchored=True)
     assert values(lines, sdk["reward-testing"], anchored=True)
     assert all(code == 0 for code in container_exit_codes(run).values())
+
+
+# ---- SDK v3: ModelTrainer -------------------------------------------------------------------
+# Without source_code, ModelTrainer's local container runs the image's own command (`train`),
+# with hyperparameters JSON-encoded. With source_code it replaces the entrypoint with its own
+# driver (bash sm_train.sh, then python basic_script_driver.py), which runs the entry script
+# with the SM_* environment and writes output/failure only if the program did not.
+
+MODEL_TRAINER = """
+from sagemaker.train import ModelTrainer
+from sagemaker.train.configs import Compute, SourceCode
+from sagemaker.train.model_trainer import Mode
+"""
+
+
+def test_sdk_v3_model_trainer_runs_the_images_train_command(image, tmp_path):
+    run = run_local(
+        MODEL_TRAINER
+        + """
+trainer = ModelTrainer(
+    training_image=IMAGE_URI, role=ROLE, training_mode=Mode.LOCAL_CONTAINER,
+    compute=Compute(instance_type="local_cpu", instance_count=1),
+    local_container_root=CONTAINERS,
+    hyperparameters={"rl_stop_iterations": 2, "rl_env_config": {}, "rl_record_dataset": False,
+                     "rl.training.train_batch_size_per_learner": 500},
+)
+trainer.train()
+""",
+        image,
+        tmp_path,
+        sdk="v3",
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    (archive,) = (tmp_path / "containers").glob("compressed_artifacts/model.tar.gz")
+    meta = json.loads((extract(str(archive), tmp_path / "model") / "metadata.json").read_text())
+    assert meta["training"]["iterations"] == 2
+    assert any("Reporting training SUCCESS" in line for line in run.container_lines())
+
+
+def test_sdk_v3_source_code_runs_the_launcher_under_the_sdks_driver(image, tmp_path):
+    shutil.copytree(SOURCES / "corridor", tmp_path / "good" / "src")
+    program = (
+        MODEL_TRAINER
+        + """
+trainer = ModelTrainer(
+    training_image=IMAGE_URI, role=ROLE, training_mode=Mode.LOCAL_CONTAINER,
+    compute=Compute(instance_type="local_cpu", instance_count=1),
+    local_container_root=CONTAINERS,
+    source_code=SourceCode(source_dir="src", entry_script="train.py"),
+    hyperparameters=HYPERPARAMETERS,
+)
+try:
+    trainer.train()
+    report(ok=True)
+except RuntimeError as error:
+    report(ok=False, error=str(error))
+"""
+    )
+    good = run_local(
+        'HYPERPARAMETERS = {"corridor_length": 4, "rl_stop_iterations": 2}\n' + program,
+        image,
+        tmp_path / "good",
+        sdk="v3",
+    )
+    assert good.result.get("ok"), good.output[-4000:]
+    (archive,) = (tmp_path / "good" / "containers").glob("compressed_artifacts/model.tar.gz")
+    meta = json.loads((extract(str(archive), tmp_path / "model") / "metadata.json").read_text())
+    assert meta["env"] == "corridor-v0" and meta["env_config"] == {"length": 4}
+
+    # A bad setting: the launcher's one line, not the driver's generic message.
+    shutil.copytree(SOURCES / "corridor", tmp_path / "bad" / "src")
+    bad = run_local(
+        'HYPERPARAMETERS = {"rl_stop_iteration": 2}\n' + program, image, tmp_path / "bad", sdk="v3"
+    )
+    assert bad.result.get("ok") is False, bad.output[-4000:]
+    (archive,) = (tmp_path / "bad" / "containers").glob("compressed_artifacts/output.tar.gz")
+    with tarfile.open(archive) as output:
+        failure = output.extractfile("failure").read().decode()
+    assert failure.startswith("unknown hyperparameter rl_stop_iteration (did you mean ")

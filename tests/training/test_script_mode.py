@@ -139,3 +139,26 @@ def test_sigterm_reaches_the_program_which_checkpoints_and_exits_143(tmp_path):
     result = run_train(root)
     assert result.returncode == 0, result.log[-3000:]
     assert f"Resumed from checkpoint-{iteration:06d}" in result.log
+
+
+def test_a_source_directory_with_setup_py_is_installed_and_run_as_a_module(tmp_path):
+    root = make_job(
+        tmp_path / "job",
+        {"epochs": "2"},
+        source_dir=SOURCES / "sm_package",
+        program="train_module.py",
+    )
+    try:
+        result = run_train(root)
+        assert result.returncode == 0, result.log[-3000:]
+        written = read_json(root / "model" / "module.json")
+        assert written == {
+            "argv": ["--epochs", "2"],
+            "helper": "packaged helper",
+            "name": "__main__",
+        }
+        assert "-m train_module --epochs 2" in result.log
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "uninstall", "-y", "-q", "sm-test-package"], check=False
+        )
