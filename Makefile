@@ -103,12 +103,17 @@ build:
 	    && ls $(WHEELHOUSE)/torch-*+cpu-*.whl >/dev/null 2>&1; then \
 	    cp $(WHEELHOUSE)/torch-*+cpu-*.whl wheelhouse/; fi
 	@echo "== building $(IMAGE_REF) from $(DOCKERFILE) on $(RESOLVED_BASE)"
+	@mkdir -p build
+	@# Progress lines only; a failed build fails make (pipefail) and shows its last lines: the
+	@# previous image under the same tag must never pass for this one.
 	$(DOCKER) build --progress=plain -f $(DOCKERFILE) \
 	    --build-arg BASE_IMAGE=$(RESOLVED_BASE) \
 	    $(if $(IMAGE_TORCH),--build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL)) \
 	    --label org.opencontainers.image.revision=$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown) \
-	    -t $(IMAGE_REF) . 2>&1 | grep -E '^#[0-9]+ (\[|DONE|ERROR|CACHED)|error|ERROR' || true
-	@$(DOCKER) image inspect $(IMAGE_REF) >/dev/null
+	    -t $(IMAGE_REF) . 2>&1 | tee build/docker-build-$(IMAGE).log \
+	    | awk '/^#[0-9]+ (\[|DONE|ERROR|CACHED)|error|ERROR/' \
+	    || { echo "== building $(IMAGE_REF) FAILED; its last lines (all: build/docker-build-$(IMAGE).log):"; \
+	         tail -n 30 build/docker-build-$(IMAGE).log; exit 1; }
 	@for tag in $(wordlist 2,9,$(TAGS)); do $(DOCKER) tag $(IMAGE_REF) $(REPOSITORY):$$tag; done
 	@echo "== built $(IMAGE_REF) ($$($(DOCKER) image inspect -f '{{.Size}}' $(IMAGE_REF) | awk '{printf "%.2f GB", $$1/1e9}'))"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from conftest import (
     QUICK_PPO,
     ROOT,
+    STAND_IN_BASE,
     docker,
     make_job,
     post_json,
@@ -185,3 +187,25 @@ def test_two_containers_form_one_cluster_and_only_the_head_exports(image, tmp_pa
     assert not any((roots["algo-2"] / "model").iterdir())
     assert not any((roots["algo-2"] / "checkpoints").iterdir())
     assert read_json(roots["algo-1"] / "model" / "metadata.json")["training"]["hosts"] == 2
+
+
+@pytest.mark.parametrize("target", ["build", "build-all"])
+def test_a_failing_docker_build_fails_make_and_keeps_the_old_image(image, tmp_path, target):
+    """A build that fails must never let the previous image under the same tag pass for the
+    new one (tests, and buildspec.yml's push, would run on a stale image)."""
+    before = docker("image", "inspect", "-f", "{{.Id}}", image).stdout.strip()
+    broken = tmp_path / "Dockerfile"
+    dockerfile = ROOT / "images" / "ray" / "pytorch" / "cpu" / "Dockerfile"
+    broken.write_text(
+        dockerfile.read_text() + '\nRUN echo "a deliberately broken step" && exit 3\n'
+    )
+    build = subprocess.run(
+        ["make", "-C", str(ROOT), target, f"DOCKERFILE={broken}", f"BASE_IMAGE={STAND_IN_BASE}"],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert build.returncode != 0, build.stdout[-2000:]
+    assert "FAILED" in build.stdout and "a deliberately broken step" in build.stdout
+    assert "== built " not in build.stdout
+    assert docker("image", "inspect", "-f", "{{.Id}}", image).stdout.strip() == before
