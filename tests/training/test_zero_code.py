@@ -220,3 +220,29 @@ def test_dqn_exports_the_actions_its_module_computes(tmp_path):
     session = onnxruntime.InferenceSession(str(root / "model" / "policy.onnx"))
     actions = session.run(["actions"], {"observations": np.zeros((5, 4), np.float32)})[0]
     assert actions.shape == (5,) and set(actions.tolist()) <= {0, 1}
+
+
+def test_a_policy_onnx_cannot_hold_keeps_its_training_unless_onnx_was_required(tmp_path):
+    hyperparameters = {**QUICK_PPO, "rl_env": "switches:Switches", "rl_stop_iterations": "1"}
+    root = make_job(tmp_path / "job", hyperparameters, source_dir=SOURCES / "corridor")
+    result = run_train(root)
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.succeeded
+    model = root / "model"
+    assert sorted(p.name for p in model.iterdir()) == ["checkpoint", "metadata.json"]
+    meta = read_json(model / "metadata.json")
+    reason = "ONNX export supports Discrete and Box actions, not MultiDiscrete([2 2])"
+    assert meta["not_exported"] == {"ONNX": reason}
+    assert f"ONNX not exported ({reason}); model/ holds the checkpoint" in result.log
+
+    required = make_job(
+        tmp_path / "required",
+        {**hyperparameters, "rl_export_onnx": "true"},
+        source_dir=SOURCES / "corridor",
+    )
+    result = run_train(required)
+    assert result.returncode == 1
+    assert result.failure == (
+        f"rl_export_onnx=true, but the ONNX export failed: {reason} (without "
+        "rl_export_onnx=true the job keeps the checkpoint and succeeds)"
+    )

@@ -18,13 +18,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from sagemaker_rl_container.errors import UserError
+from sagemaker_rl_container.errors import UserError, summarize
 from sagemaker_rl_container.ray_rllib import algorithm_state, offline
 from sagemaker_rl_container.versions import installed_versions
 
@@ -57,17 +58,78 @@ def export_model(
         "checkpoint": CHECKPOINT_DIR,
         "versions": _versions(config.framework_str),
     }
+    not_exported: dict[str, str] = {}
     if config.framework_str != "torch":
-        meta["tf_serving"] = export_saved_model(algo, model_dir, action_space)
+        meta["tf_serving"] = _optional(
+            "SavedModel",
+            lambda: export_saved_model(algo, model_dir, action_space),
+            not_exported,
+            cleanup=[model_dir / SAVED_MODEL_VERSION],
+        )
         # ONNX from the SavedModel where the action space allows (discrete actions).
-        if export_onnx or (export_onnx is None and isinstance(action_space, gym.spaces.Discrete)):
-            meta["onnx"] = convert_saved_model_to_onnx(
-                model_dir, meta["tf_serving"], obs_space, action_space
+        wanted = export_onnx or (
+            export_onnx is None and isinstance(action_space, gym.spaces.Discrete)
+        )
+        if wanted and meta["tf_serving"] is not None:
+            meta["onnx"] = _optional(
+                "ONNX",
+                lambda: convert_saved_model_to_onnx(
+                    model_dir, meta["tf_serving"], obs_space, action_space
+                ),
+                not_exported,
+                required=bool(export_onnx),
+                cleanup=[model_dir / ONNX_FILE],
+            )
+        elif export_onnx:
+            raise UserError(
+                "rl_export_onnx=true: ONNX is converted from the SavedModel, which failed"
             )
     elif export_onnx or export_onnx is None:
-        meta["onnx"] = export_onnx_policy(algo, model_dir / ONNX_FILE, obs_space, action_space)
+        meta["onnx"] = _optional(
+            "ONNX",
+            lambda: export_onnx_policy(algo, model_dir / ONNX_FILE, obs_space, action_space),
+            not_exported,
+            required=bool(export_onnx),
+            cleanup=[model_dir / ONNX_FILE],
+        )
+    if not_exported:
+        meta["not_exported"] = not_exported
     (model_dir / METADATA_FILE).write_text(json.dumps(meta, indent=2))
     return meta
+
+
+def _optional(
+    name: str,
+    export: Any,
+    not_exported: dict[str, str],
+    required: bool = False,
+    cleanup: list[Path] | None = None,
+) -> dict[str, Any] | None:
+    """Run one export. Training is never thrown away for a format the user did not ask for:
+    if it fails, the job keeps the checkpoint (and what else exported) and says why in one
+    warning line; one the user required (rl_export_onnx=true) fails the job in one line."""
+    try:
+        return export()
+    except Exception as error:
+        for path in cleanup or []:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.exists():
+                path.unlink()
+        reason = str(error) if isinstance(error, UserError) else summarize(error)
+        if required:
+            raise UserError(
+                f"rl_export_onnx=true, but the {name} export failed: {reason} (without "
+                f"rl_export_onnx=true the job keeps the checkpoint and succeeds)"
+            ) from error
+        logger.warning(
+            "%s not exported (%s); model/ holds the checkpoint, which Algorithm.from_checkpoint "
+            "restores",
+            name,
+            reason,
+        )
+        not_exported[name] = reason
+        return None
 
 
 def export_saved_model(algo: Any, model_dir: Path, action_space: gym.Space) -> dict[str, Any]:
@@ -118,8 +180,8 @@ def convert_saved_model_to_onnx(
 
     if not isinstance(action_space, gym.spaces.Discrete):
         raise UserError(
-            f"ONNX export of TensorFlow policies supports Discrete actions, not {action_space}: "
-            f"drop rl_export_onnx=true (the SavedModel in model/1 serves them)"
+            f"ONNX export of TensorFlow policies supports Discrete actions, not {action_space} "
+            f"(the SavedModel in model/1 serves them)"
         )
     path = model_dir / ONNX_FILE
     converted = subprocess.run(
@@ -234,18 +296,12 @@ def export_onnx_policy(
     if algo.config.framework_str != "torch" or not algo.config.enable_rl_module_and_learner:
         raise UserError(
             f"ONNX export supports RLlib's torch RLModules; this job used "
-            f"{algo.config.framework_str}, exported as a SavedModel: drop rl_export_onnx=true"
+            f"{algo.config.framework_str}, exported as a SavedModel"
         )
     if not isinstance(obs_space, gym.spaces.Box):
-        raise UserError(
-            f"ONNX export needs a Box observation space, not {obs_space}: set "
-            f"rl_export_onnx=false to keep only the checkpoint"
-        )
+        raise UserError(f"ONNX export needs a Box observation space, not {obs_space}")
     if not isinstance(action_space, gym.spaces.Discrete | gym.spaces.Box):
-        raise UserError(
-            f"ONNX export supports Discrete and Box actions, not {action_space}: set "
-            f"rl_export_onnx=false to keep only the checkpoint"
-        )
+        raise UserError(f"ONNX export supports Discrete and Box actions, not {action_space}")
     import torch
     from ray.rllib.core.columns import Columns
 
