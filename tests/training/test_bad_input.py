@@ -72,6 +72,48 @@ CASES = {
         None,
         "hyperparameter rl.training.lr='fast': expected a number",
     ),
+    "non-finite stop target": (
+        {"rl_stop_mean_return": "NaN"},
+        None,
+        None,
+        "hyperparameter rl_stop_mean_return=nan is invalid: input should be a finite number",
+    ),
+    "infinite timeout": (
+        {"rl_stop_seconds": "Infinity"},
+        None,
+        None,
+        "hyperparameter rl_stop_seconds=inf is invalid: input should be a finite number",
+    ),
+    "negative learning rate": (
+        {"rl.training.lr": "-0.001"},
+        None,
+        None,
+        "hyperparameter rl.training.lr=-0.001: a learning rate must be > 0",
+    ),
+    "number too large for a float": (
+        {"rl.training.lr": "1e400"},
+        None,
+        None,
+        "hyperparameter rl.training.lr=inf: expected a finite number",
+    ),
+    "a list where a number belongs": (
+        {"rl.training.gamma": "[0.5, 0.9]"},
+        None,
+        None,
+        "hyperparameter rl.training.gamma=[0.5, 0.9]: expected a number (a list, a schedule, only for lr and entropy_coeff)",
+    ),
+    "a megabyte value": (
+        {"rl_env_config": "x" * 1_000_000},
+        None,
+        None,
+        "hyperparameter rl_env_config='xxxxxxxx",
+    ),
+    "env fails while training": (
+        {"rl_env": "faulty:StepFails"},
+        SOURCES / "corridor",
+        None,
+        "training failed: KeyError: \"no reward defined for state 'lava'\" (at faulty.py:",
+    ),
     "override RLlib rejects": (
         {"rl.training.minibatch_size": "9000"},
         None,
@@ -154,11 +196,34 @@ def test_bad_input_fails_with_one_clear_line(tmp_path, case):
             '{"current_host": "algo-3", "hosts": ["algo-1"]}',
             "current_host 'algo-3' is not among hosts ['algo-1']",
         ),
+        ("hyperparameters.json", "", "hyperparameters.json is empty: it must hold a JSON object"),
+        (
+            "resourceconfig.json",
+            '{"current_host": "algo-1", "hosts": []}',
+            "hosts must be a non-empty list of host names, not []",
+        ),
+        (
+            "resourceconfig.json",
+            '{"current_host": "algo-1", "hosts": "algo-1"}',
+            "hosts must be a non-empty list of host names, not 'algo-1'",
+        ),
+        (
+            "hyperparameters.json",
+            b'{"rl_env": "CartPole-v1"}'.replace(b"Cart", b"\xffart"),
+            "hyperparameters.json is not UTF-8 text (byte 12 is 0xff)",
+        ),
+        ("resourceconfig.json", None, "resourceconfig.json is missing"),
     ],
 )
 def test_malformed_config_files_fail_with_one_clear_line(tmp_path, file, content, expected):
     root = make_job(tmp_path / "job")
-    (root / "input" / "config" / file).write_text(content)
+    path = root / "input" / "config" / file
+    if content is None:
+        path.unlink()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
     result = run_train(root, timeout=60)
     assert result.returncode == 1
     assert expected in result.failure and "\n" not in result.failure.strip()

@@ -33,7 +33,7 @@ from pydantic import (
     ValidationError,
 )
 
-from sagemaker_rl_container.errors import UserError
+from sagemaker_rl_container.errors import UserError, shown
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ DEFAULT_EVALUATION_EPISODES = 10
 class JobConfig(BaseModel):
     """Zero-code job settings: the `rl_*` hyperparameters, with their defaults."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN or Infinity as a stop target or timeout would never be reached: refuse them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     algorithm: str = Field(
         "PPO",
@@ -240,7 +241,9 @@ def validation_error_line(
     key = key_of(str(problem["loc"][0]) if problem["loc"] else "")
     if problem["type"] == "extra_forbidden" and unknown is not None:
         return unknown(key)
-    return f"hyperparameter {key}={problem.get('input')!r} is invalid: {problem['msg'].lower()}"
+    return (
+        f"hyperparameter {key}={shown(problem.get('input'))} is invalid: {problem['msg'].lower()}"
+    )
 
 
 def log_unused_hyperparameters(

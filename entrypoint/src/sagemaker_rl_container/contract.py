@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagemaker_rl_container.errors import UserError
+from sagemaker_rl_container.errors import UserError, shown
 
 # Keys SageMaker itself puts beside the user's hyperparameters. sagemaker-training already
 # separates `sagemaker_*`; automatic model tuning adds these.
@@ -34,20 +34,44 @@ def check_config_files(root: Path | None = None) -> None:
     for name in CONFIG_FILES:
         path = config_dir / name
         if not path.exists():
+            if name == "resourceconfig.json" and config_dir.is_dir():
+                raise UserError(f"{path} is missing: SageMaker writes it for every job")
             continue
         try:
-            content = json.loads(path.read_text() or "{}")
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UserError(
+                f"{path} is not UTF-8 text (byte {error.start} is {error.object[error.start]:#x}): "
+                f"fix the file"
+            ) from None
+        if not text.strip():
+            raise UserError(f"{path} is empty: it must hold a JSON object ({{}} for none)")
+        try:
+            content = json.loads(text)
         except json.JSONDecodeError as error:
             raise UserError(
                 f"{path} is not valid JSON ({error.msg} at line {error.lineno} column "
                 f"{error.colno}): fix the file"
             ) from None
+        except RecursionError:
+            raise UserError(f"{path} is nested too deeply to read: fix the file") from None
         if not isinstance(content, dict):
             raise UserError(f"{path} must hold a JSON object, not {type(content).__name__}")
         if name == "resourceconfig.json":
-            missing = [key for key in ("current_host", "hosts") if key not in content]
-            if missing:
-                raise UserError(f"{path} lacks {' and '.join(missing)}")
+            _check_resource_config(path, content)
+
+
+def _check_resource_config(path: Path, content: dict) -> None:
+    missing = [key for key in ("current_host", "hosts") if key not in content]
+    if missing:
+        raise UserError(f"{path} lacks {' and '.join(missing)}")
+    hosts = content["hosts"]
+    if not (isinstance(hosts, list) and hosts and all(isinstance(h, str) and h for h in hosts)):
+        raise UserError(f"{path}: hosts must be a non-empty list of host names, not {shown(hosts)}")
+    if not isinstance(content["current_host"], str):
+        raise UserError(
+            f"{path}: current_host must be a host name, not {shown(content['current_host'])}"
+        )
 
 
 @dataclass(frozen=True)

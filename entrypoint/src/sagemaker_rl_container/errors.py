@@ -6,22 +6,84 @@ caused by the job's input is raised as a `UserError` whose message is one line n
 problem and what to change.
 """
 
+from __future__ import annotations
+
+import os
+import traceback
+from typing import Any
+
 from sagemaker_training.errors import ClientError
+
+# SageMaker shows the failure file's first 1024 characters as the job's FailureReason.
+MAX_MESSAGE = 1000
+# Ray's errors for a remote worker (an env runner) that died: its own error is only in the log.
+REMOTE_WORKER_DEATHS = ("ActorDiedError", "RayActorError", "ActorUnavailableError")
+# A value quoted in a message beyond this is elided (the whole value is in the job's input).
+MAX_SHOWN_VALUE = 200
 
 
 class UserError(ClientError):
     """Bad input: a hyperparameter, a missing file or channel, an unusable checkpoint, ..."""
 
     def __init__(self, message: str) -> None:
-        # One line: SageMaker shows the failure file's first 1024 characters as FailureReason.
-        super().__init__(" ".join(message.split()))
+        line = " ".join(message.split())
+        if len(line) > MAX_MESSAGE:  # the key and the problem come first: keep the start
+            line = line[: MAX_MESSAGE - 30] + f" ... ({len(line)} characters)"
+        super().__init__(line)
 
 
 class TrainingInterrupted(UserError):
     """SIGTERM arrived (spot interruption, `docker stop`): state was checkpointed, not finished."""
 
 
+class JobFailed(UserError):
+    """An unexpected error ended the job (in the user's environment or preset, in the toolkit,
+    or here): its one line names it and where it was raised; the traceback is in the log."""
+
+    @classmethod
+    def from_exception(cls, error: BaseException) -> JobFailed:
+        cause = root_cause(error)
+        where = _user_frame(cause)
+        line = f"training failed: {summarize(cause)}{f' (at {where})' if where else ''}"
+        if type(cause).__name__ in REMOTE_WORKER_DEATHS:
+            line += "; a remote worker died: the error that killed it is in the log above"
+        return cls(line)
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` for a message, elided when long."""
+    text = repr(value)
+    if len(text) <= MAX_SHOWN_VALUE:
+        return text
+    return f"{text[: MAX_SHOWN_VALUE - 40]}...{text[-20:]} ({len(text)} characters)"
+
+
 def summarize(error: BaseException) -> str:
     """`Type: first line of the message`, for one-line failure reasons."""
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The error under the wrappers: Ray's task errors (`.cause`), then the exception chain."""
+    seen = set()
+    while id(error) not in seen:
+        seen.add(id(error))
+        inner = getattr(error, "cause", None)
+        if isinstance(inner, BaseException):
+            error = inner
+        elif error.__cause__ is not None:
+            error = error.__cause__
+        else:
+            break
+    return error
+
+
+def _user_frame(error: BaseException) -> str | None:
+    """`file.py:line` of the innermost frame outside installed packages: the user's code."""
+    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
+    for frame in reversed(frames):
+        installed = "site-packages" in frame.filename or "/lib/python" in frame.filename
+        if not installed and "sagemaker_rl_container" not in frame.filename:
+            return f"{os.path.basename(frame.filename)}:{frame.lineno}"
+    return None

@@ -14,7 +14,7 @@ import signal
 from sagemaker_rl_container import script_mode, source_dir
 from sagemaker_rl_container.config import JobConfig, log_unused_hyperparameters
 from sagemaker_rl_container.contract import TrainingContract
-from sagemaker_rl_container.errors import TrainingInterrupted, UserError
+from sagemaker_rl_container.errors import JobFailed, TrainingInterrupted, UserError
 
 logger = logging.getLogger("sagemaker_rl_container")
 
@@ -23,6 +23,18 @@ TOOLKIT_ENV = "SAGEMAKER_RL_TOOLKIT"
 
 
 def main() -> None:
+    try:
+        _main()
+    except UserError:
+        raise
+    except Exception as error:
+        # sagemaker-training would write the whole traceback as the failure reason, of which
+        # SageMaker shows the first 1024 characters: the log keeps it, the reason is one line.
+        logger.exception("The job failed")
+        raise JobFailed.from_exception(error) from error
+
+
+def _main() -> None:
     contract = TrainingContract.from_environment()
     contract.ensure_output_dirs()
     toolkit = os.environ.get(TOOLKIT_ENV, "ray")

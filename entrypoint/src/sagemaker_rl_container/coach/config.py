@@ -32,7 +32,7 @@ SETTING_PREFIX = "rl_"
 
 
 class CoachConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     preset: str = Field(
         description="preset file (without .py) in the source dir, or a preset shipped with Coach"

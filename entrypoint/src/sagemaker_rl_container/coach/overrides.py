@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from sagemaker_rl_container.config import decode_value
-from sagemaker_rl_container.errors import UserError
+from sagemaker_rl_container.errors import UserError, shown
 
 PREFIX = "rl."
 
@@ -87,7 +87,7 @@ def convert(
         return factory(override.value)
     except (TypeError, ValueError) as error:
         raise UserError(
-            f"hyperparameter {override.key}={override.value!r}: not a valid "
+            f"hyperparameter {override.key}={shown(override.value)}: not a valid "
             f"{override.type_name} ({error})"
         ) from None
 
@@ -111,7 +111,7 @@ def _fitting(override: Override, current: Any) -> Any:
     if not fits:
         has = repr(current) if isinstance(current, (bool, int, float)) else type(current).__name__
         raise UserError(
-            f"hyperparameter {override.key}={override.value!r}: expected {expected} (the "
+            f"hyperparameter {override.key}={shown(override.value)}: expected {expected} (the "
             f"preset has {has})"
         )
     return value

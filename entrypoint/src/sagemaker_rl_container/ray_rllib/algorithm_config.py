@@ -44,6 +44,12 @@ ZERO_CODE_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
 }
 # For every zero-code job. log_sys_usage: Tune's CPU/RAM sampling thread adds metrics no log
 # shows, and stopping it delays the end of each job.
+# On one host, an env runner that fails has met a bug in the environment (RLlib would restart
+# it, meet the same bug again and train on nothing, exiting 0): fail with that error instead.
+# Across hosts RLlib's restarts stay, for runners lost with their host (the head names it).
+SINGLE_HOST_DEFAULTS: dict[str, dict[str, Any]] = {
+    "fault_tolerance": {"restart_failed_env_runners": False},
+}
 COMMON_ZERO_CODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "debugging": {"log_sys_usage": False},
 }
@@ -92,11 +98,13 @@ def build(
     dataset_input: Path | None = None,
     dataset_output: Path | None = None,
     evaluation_episodes: int = 0,
+    single_host: bool = True,
 ) -> Any:
     """The validated AlgorithmConfig. `base` is a script-mode program's config, if any;
     `check=False` skips the resource check (a cluster's size is not known yet);
     `dataset_input`/`dataset_output`: where an offline job reads, or a job records, its data;
-    `evaluation_episodes`: a zero-code job's on-demand evaluation (see evaluation.py)."""
+    `evaluation_episodes`: a zero-code job's on-demand evaluation (see evaluation.py);
+    `single_host`: whether the job runs on one host (see SINGLE_HOST_DEFAULTS)."""
     if base is None:
         _, config = default_config(job.algorithm)
     else:
@@ -114,7 +122,7 @@ def build(
     elif job.env_config:
         config.environment(env_config=job.env_config)
     if base is None:  # a script's own config keeps its own choices
-        _set_zero_code_defaults(config, job.overrides)
+        _set_zero_code_defaults(config, job.overrides, single_host)
         _set_resource_defaults(config, resources, job.overrides)
         evaluation.configure(config, evaluation_episodes)
     if job.seed is not None:
@@ -160,8 +168,10 @@ def _set_framework(config: Any, framework: str | None) -> None:
     config.framework(framework)
 
 
-def _set_zero_code_defaults(config: Any, user_overrides: dict) -> None:
+def _set_zero_code_defaults(config: Any, user_overrides: dict, single_host: bool = True) -> None:
     sections = dict(COMMON_ZERO_CODE_DEFAULTS)
+    if single_host:
+        sections.update(SINGLE_HOST_DEFAULTS)
     sections.update(ZERO_CODE_DEFAULTS.get(algorithm_name(config), {}))
     for section, defaults in sections.items():
         chosen = {

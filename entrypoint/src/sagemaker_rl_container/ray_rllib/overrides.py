@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 from typing import Any
 
-from sagemaker_rl_container.errors import UserError
+from sagemaker_rl_container.errors import UserError, shown
 
 # The AlgorithmConfig builder methods users may override through hyperparameters.
 SECTIONS = (
@@ -33,6 +34,8 @@ SECTIONS = (
     "training",
 )
 SPECIAL_STRINGS = ("auto",)  # e.g. rollout_fragment_length, num_cpus_per_learner
+# Settings RLlib also takes as a schedule, [[timestep, value], ...].
+SCHEDULABLE = ("lr", "entropy_coeff")
 
 
 def apply(config: Any, overrides: dict[str, Any]) -> None:
@@ -44,7 +47,7 @@ def apply(config: Any, overrides: dict[str, Any]) -> None:
             getattr(config, section)(**{setting: value})
         except Exception as error:
             raise UserError(
-                f"hyperparameter {key}={raw!r} was rejected by RLlib: {error}"
+                f"hyperparameter {key}={shown(raw)} was rejected by RLlib: {error}"
             ) from None
 
 
@@ -101,33 +104,65 @@ def _current_value(config: Any, setting: str) -> Any:
 
 def _coerce(key: str, value: Any, current: Any) -> Any:
     """Convert `value` to the kind of `current`; reject what clearly does not fit."""
+    setting = key.rsplit(".", 1)[-1]
     if isinstance(current, bool):
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
         if value in (0, 1):
             return bool(value)
-        raise UserError(f"hyperparameter {key}={value!r}: expected true or false")
-    if isinstance(current, int | float) and not isinstance(current, bool):
-        if isinstance(value, bool):
-            raise UserError(f"hyperparameter {key}={value!r}: expected a number")
-        if isinstance(value, int | float):
-            return float(value) if isinstance(current, float) else value
-        if isinstance(value, str):
-            if value in SPECIAL_STRINGS:
-                return value
-            try:
-                number = float(value)
-            except ValueError:
-                raise UserError(f"hyperparameter {key}={value!r}: expected a number") from None
-            return int(number) if isinstance(current, int) and number.is_integer() else number
-        if value is None or isinstance(value, list):  # schedules are lists; None resets
+        raise UserError(f"hyperparameter {key}={shown(value)}: expected true or false")
+    numeric = isinstance(current, int | float) or (current is None and _is_rate(setting))
+    if numeric and value is not None:
+        if isinstance(value, list):
+            if setting in SCHEDULABLE:
+                return _schedule(key, value)
+            raise UserError(
+                f"hyperparameter {key}={shown(value)}: expected a number (a list, a schedule, "
+                f"only for {' and '.join(SCHEDULABLE)})"
+            )
+        if isinstance(value, str) and value in SPECIAL_STRINGS:
             return value
-        raise UserError(f"hyperparameter {key}={value!r}: expected a number")
+        number = _number(key, value)
+        if isinstance(current, int) and not isinstance(current, bool) and number.is_integer():
+            return int(number)
+        return number if isinstance(current, float) or not isinstance(value, int) else value
     # Values arrive decoded (config.decode_value): text here is neither JSON nor a literal.
     wanted = dict if isinstance(current, dict) else list
     if isinstance(current, dict | list) and value is not None and not isinstance(value, wanted):
         kind = "an object" if wanted is dict else "a list"
-        raise UserError(f"hyperparameter {key}={value!r}: expected {kind}")
+        raise UserError(f"hyperparameter {key}={shown(value)}: expected {kind}")
     return value
+
+
+def _is_rate(setting: str) -> bool:
+    return setting == "lr" or setting.endswith("_lr")
+
+
+def _number(key: str, value: Any) -> float:
+    """A finite number, positive for learning rates."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise UserError(f"hyperparameter {key}={shown(value)}: expected a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise UserError(f"hyperparameter {key}={shown(value)}: expected a number") from None
+    if not math.isfinite(number):
+        raise UserError(f"hyperparameter {key}={shown(value)}: expected a finite number")
+    if _is_rate(key.rsplit(".", 1)[-1]) and number <= 0:
+        raise UserError(f"hyperparameter {key}={shown(value)}: a learning rate must be > 0")
+    return number
+
+
+def _schedule(key: str, value: list) -> list:
+    """RLlib's piecewise schedule: [[timestep, value], ...], timesteps from 0 upwards."""
+    pairs = []
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], int)):
+            raise UserError(
+                f"hyperparameter {key}={shown(value)}: a schedule is a list of [timestep, "
+                f"value] pairs, e.g. [[0, 0.001], [100000, 0.0001]]"
+            )
+        pairs.append([item[0], _number(key, item[1])])
+    if pairs and pairs[0][0] != 0:
+        raise UserError(f"hyperparameter {key}={shown(value)}: a schedule starts at timestep 0")
+    return pairs

@@ -121,6 +121,7 @@ class RayTrainer(Trainer):
             self.base_config,
             check=check,
             evaluation_episodes=self.evaluation_episodes,
+            single_host=not self.contract.is_distributed,
             **self.datasets,
         )
 
