@@ -4,6 +4,7 @@ The real toolkits go through the same code in tests/training (Ray) and tests/ima
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -30,6 +31,7 @@ class CountingTrainer(Trainer):
 
     def __init__(self, identity: dict[str, str] | None = None, iterations: int = 1000) -> None:
         self.identity = identity or {"algorithm": "count", "env": "numbers"}
+        self.settings_digest = "digest-of-the-settings"
         self.iteration = 0
         self.iterations = iterations  # the toolkit's own loop ends here
         self.events: list[str] = []
@@ -177,7 +179,11 @@ def test_an_unreadable_checkpoint_falls_back_and_none_usable_fails_in_one_line(c
     trainer = CountingTrainer()
     run(contract, trainer, frequency=1, iterations=3)
     assert trainer.events[:2] == ["start", "restore 1"]
-    assert "Checkpoint checkpoint-000002 (iteration 2) is unusable: ValueError" in caplog.text
+    # Its digests no longer match: refused before anything loads.
+    assert (
+        "Checkpoint checkpoint-000002 (iteration 2) is unusable: state has 7 bytes, its "
+        "manifest says 1" in caplog.text
+    )
 
     for path in contract.checkpoint_dir.glob("checkpoint-*/state"):
         path.write_text("garbage")
@@ -231,3 +237,35 @@ def test_progress_line_names_the_targets_only_when_there_are_some():
     line = progress_line(metrics(2), StopConditions(iterations=5), 3.0)
     assert line.endswith("3 s elapsed; stop at iteration 2/5")
     assert progress_line(metrics(2), StopConditions(), 3.0).endswith("3 s elapsed")
+
+
+def test_another_training_jobs_checkpoints_are_not_resumed(contract, caplog):
+    # Two jobs given the same checkpoint_s3_uri: the second does not continue the first.
+    first = dataclasses.replace(contract, job_name="ppo-2026-11-29-01")
+    run(first, CountingTrainer(), frequency=1, iterations=3)
+    second = dataclasses.replace(contract, job_name="ppo-2026-11-29-02")
+    trainer = CountingTrainer()
+    summary = run(second, trainer, frequency=1, keep=2, iterations=2)
+    assert trainer.events == ["start", "fresh", "close ok"]
+    assert summary.resumed_from is None and summary.iterations == 2
+    assert "Not resuming the 3 checkpoint(s) of training job ppo-2026-11-29-01" in caplog.text
+    # its own keep=2 pruned only its own checkpoints
+    jobs = {
+        p.name: json.loads((p / "checkpoint.json").read_text())["job"]
+        for p in contract.checkpoint_dir.glob("checkpoint-*")
+    }
+    assert sorted(v for v in jobs.values()).count("ppo-2026-11-29-01") == 1  # iteration 3 kept
+    assert list(jobs.values()).count("ppo-2026-11-29-02") == 2
+
+    # A spot restart of the same job resumes its own, not the other's newer one.
+    restarted = CountingTrainer()
+    summary = run(second, restarted, frequency=1, iterations=4)
+    assert summary.resumed_from == "checkpoint-000002"
+
+
+def test_a_checkpoint_trained_with_other_settings_is_not_resumed(contract):
+    run(contract, CountingTrainer(), frequency=1, iterations=1)
+    trainer = CountingTrainer()
+    trainer.settings_digest = "another-digest"
+    with pytest.raises(UserError, match="it was trained with other settings"):
+        run(contract, trainer, iterations=2)

@@ -97,6 +97,8 @@ class TrainingContract:
     # Script mode (`sagemaker_program` / `sagemaker_submit_directory`, as RLEstimator sends them).
     user_program: str | None = None
     submit_directory: str | None = None
+    # SageMaker's training job name (kept across spot restarts): whose checkpoints are whose.
+    job_name: str | None = None
     # What SageMaker's framework containers give a script-mode program: SM_MODEL_DIR,
     # SM_CHANNELS, SM_CHANNEL_<NAME>, SM_HPS, SM_HP_<NAME>, SM_NUM_CPUS, SM_HOSTS, ...
     script_environment: dict[str, str] = field(default_factory=dict)
@@ -160,5 +162,6 @@ class TrainingContract:
             user_program=env.user_entry_point or None,
             # `module_dir` falls back to /opt/ml/code when no submit directory was named.
             submit_directory=env.module_dir,
+            job_name=env.job_name or None,
             script_environment={key: str(value) for key, value in env.to_env_vars().items()},
         )

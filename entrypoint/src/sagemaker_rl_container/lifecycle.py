@@ -14,6 +14,8 @@ differs between toolkits; everything a job does around it lives here, once, for 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import math
 import time
@@ -49,6 +51,9 @@ class Trainer(ABC):
     title: str = ""
     #: Saved in every checkpoint's manifest; a checkpoint resumes only if these match.
     identity: dict[str, str] = {}
+    #: A digest of the settings that change what is trained (not when it stops): a checkpoint
+    #: trained with other settings is not resumed.
+    settings_digest: str | None = None
 
     def start(self) -> None:  # noqa: B027 (a hook: does nothing unless overridden)
         """Start the toolkit and build what trains (processes, graph, algorithm)."""
@@ -157,35 +162,58 @@ class Job:
     # -- restore
 
     def _restore(self) -> str | None:
-        """Restore the newest checkpoint that works; None when starting fresh."""
+        """Restore the newest checkpoint of this job that verifies and loads; None when
+        starting fresh."""
         assert self.curve is not None
         identity = self.trainer.identity
-        problems = []
+        problems, foreign = [], []
         for checkpoint in self.store.valid():
+            job = checkpoint.manifest.get("job")
+            if job and self.contract.job_name and job != self.contract.job_name:
+                foreign.append(job)
+                continue
             saved = {key: checkpoint.manifest.get(key) for key in identity}
+            digest = checkpoint.manifest.get("settings")
             if saved != identity:
                 problem = f"it holds {_describe(saved)}, this job trains {_describe(identity)}"
+            elif digest and self.trainer.settings_digest and digest != self.trainer.settings_digest:
+                problem = (
+                    "it was trained with other settings (rl.* overrides, env_config, framework "
+                    "or seed differ)"
+                )
             else:
-                try:
-                    iteration = self.trainer.restore(checkpoint)
-                except UserError:
-                    raise
-                except Exception as error:
-                    problem = summarize(error)
-                else:
-                    logger.info(
-                        "Resumed from %s: training continues at iteration %d",
-                        checkpoint.describe(),
-                        iteration + 1,
-                    )
-                    self.curve.resume(iteration)
-                    return checkpoint.path.name
+                problem = self.store.verify(checkpoint) or ""
+                if not problem:
+                    try:
+                        iteration = self.trainer.restore(checkpoint)
+                    except UserError:
+                        raise
+                    except Exception as error:
+                        problem = summarize(error)
+                    else:
+                        logger.info(
+                            "Resumed from %s: training continues at iteration %d",
+                            checkpoint.describe(),
+                            iteration + 1,
+                        )
+                        self.curve.resume(iteration)
+                        return checkpoint.path.name
             logger.warning("Checkpoint %s is unusable: %s", checkpoint.describe(), problem)
             problems.append(f"{checkpoint.path.name}: {problem}")
         if problems:
             raise UserError(
                 f"no usable checkpoint in {self.store.root} ({'; '.join(problems)}): remove "
                 f"them, or give the job another checkpoint location, to start over"
+            )
+        if foreign:
+            logger.warning(
+                "Not resuming the %d checkpoint(s) of training job %s in %s: this is job %s, "
+                "which starts fresh (a job continues another's training from a warm-start "
+                "channel)",
+                len(foreign),
+                ", ".join(sorted(set(foreign))),
+                self.store.root,
+                self.contract.job_name,
             )
         self.trainer.start_fresh()
         self.curve.resume(0)  # a fresh start: an older run's history is not this one's
@@ -241,6 +269,8 @@ class Job:
         mean_return = self.last.episode_return_mean if self.last else math.nan
         manifest = {
             **self.trainer.identity,
+            "job": self.contract.job_name,
+            "settings": self.trainer.settings_digest,
             "timesteps": timesteps,
             "episode_return_mean": json_number(mean_return),
         }
@@ -306,6 +336,12 @@ def progress_line(metrics: IterationMetrics, stop: StopConditions, elapsed_s: fl
         f"{evaluated}, {metrics.time_this_iter_s:.1f} s this iteration, {elapsed_s:.0f} s "
         f"elapsed{f'; stop at {targets}' if targets else ''}"
     )
+
+
+def settings_digest(settings: dict[str, Any]) -> str:
+    """A short, stable digest of JSON-able settings."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def json_number(value: float) -> float | None:

@@ -119,12 +119,23 @@ class TrainingCurve:
 
     def _write_csv(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(path.name + ".partial")
-        with staging.open("w", newline="") as file:
+        # Staged beside the directory, not in it: SageMaker uploads /opt/ml/checkpoints (where
+        # the history lives) file by file as files appear.
+        staging = path.parent.parent / f".{path.parent.name}-{path.name}.partial"
+        try:
+            self._write_rows(staging)
+            staging.replace(path)
+        except OSError:  # not writable there, or another filesystem
+            staging.unlink(missing_ok=True)
+            staging = path.with_name(f".{path.name}.partial")
+            self._write_rows(staging)
+            staging.replace(path)
+
+    def _write_rows(self, path: Path) -> None:
+        with path.open("w", newline="") as file:
             writer = csv.DictWriter(file, fieldnames=COLUMNS)
             writer.writeheader()
             writer.writerows(self.rows)
-        staging.replace(path)
 
     def _plot(self) -> None:
         import matplotlib

@@ -29,6 +29,7 @@ from sagemaker_rl_container.lifecycle import (
     JobSettings,
     Trainer,
     TrainingSummary,
+    settings_digest,
 )
 from sagemaker_rl_container.metrics import IterationMetrics
 
@@ -73,6 +74,13 @@ class CoachTrainer(Trainer):
         self.gm = graph_manager
         self.title = f"Coach preset {config.preset}"
         self.identity = {"toolkit": "coach", "framework": framework()}
+        self.settings_digest = settings_digest(
+            {
+                "preset": config.preset,
+                "overrides": {o.key: o.value for o in config.overrides},
+                "seed": config.seed,
+            }
+        )
         self.scratch = Path(tempfile.mkdtemp(prefix="sagemaker-rl-coach-"))
         self.coach_checkpoints = self.scratch / "checkpoint"
         self.episodes = Episodes()

@@ -20,6 +20,7 @@ from sagemaker_rl_container.lifecycle import (
     JobSettings,
     Trainer,
     TrainingSummary,
+    settings_digest,
 )
 from sagemaker_rl_container.ray_rllib import (
     algorithm_config,
@@ -110,6 +111,16 @@ class RayTrainer(Trainer):
             "env": self.env.spec if self.env else str(self.config.env),
         }
         self.title = f"{self.identity['algorithm']} on {self.identity['env']}"
+        # What changes what is trained; stop conditions, checkpointing and export do not.
+        self.settings_digest = settings_digest(
+            {
+                "env_config": job.env_config,
+                "framework": self.config.framework_str,
+                "overrides": job.overrides,
+                "seed": job.seed,
+                "offline_channel": job.offline_channel,
+            }
+        )
         self.algo: Any = None
         self._ray_started = False
 
