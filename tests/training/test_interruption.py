@@ -7,6 +7,8 @@ import re
 import signal
 import time
 
+import pytest
+
 from conftest import QUICK_PPO, JobResult, make_job, run_train, start_train, wait_for_line
 
 
@@ -81,3 +83,38 @@ def test_corrupt_newest_checkpoint_falls_back_then_fails_clearly_when_none_is_us
     assert result.returncode == 1
     assert result.failure.startswith("no usable checkpoint in ")
     assert "checkpoint-000003:" in result.failure and "\n" not in result.failure
+
+
+@pytest.mark.parametrize(
+    ("signals_sent", "exit_code", "failure"),
+    [
+        (
+            [signal.SIGTERM, signal.SIGTERM],
+            128 + signal.SIGTERM,
+            "training was stopped by a second SIGTERM before it could checkpoint",
+        ),
+        (
+            [signal.SIGINT],
+            128 + signal.SIGINT,
+            "training was interrupted (SIGINT or KeyboardInterrupt) before it finished",
+        ),
+    ],
+    ids=["second SIGTERM", "SIGINT"],
+)
+def test_an_interrupted_job_never_exits_0_and_always_says_why(
+    tmp_path, signals_sent, exit_code, failure
+):
+    # sagemaker-training ends in `finally: sys.exit(0)`: without care these jobs exited 0 with
+    # neither output/success nor output/failure, which SageMaker would call Completed.
+    root = make_job(tmp_path / "job", {**QUICK_PPO, "rl_stop_iterations": "500"})
+    log = tmp_path / "job.log"
+    proc = start_train(root, log)
+    wait_for_line(log, "Iteration 2:", proc, timeout=180)
+    for signum in signals_sent:
+        proc.send_signal(signum)
+        time.sleep(0.05)
+    returncode = proc.wait(timeout=60)
+    assert returncode == exit_code, log.read_text()[-2000:]
+    assert not (root / "output" / "success").exists()
+    written = (root / "output" / "failure").read_text()
+    assert written.startswith(failure) or written.startswith("training interrupted by SIGTERM")

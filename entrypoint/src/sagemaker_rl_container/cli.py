@@ -56,8 +56,19 @@ def train() -> int:
         # sagemaker-training 4.9 (Coach images) exits 0 after an OSError without errno,
         # having written output/failure: a job that failed never exits 0.
         output = root / "output"
-        if code == 0 and (output / "failure").exists() and not (output / "success").exists():
-            code = 1
+        if code == 0 and not (output / "success").exists():
+            if not (output / "failure").exists():
+                # sagemaker-training's `finally: sys.exit(0)` replaces an exit in flight: a
+                # second SIGTERM, a SIGINT or a KeyboardInterrupt ended the job unfinished.
+                (output / "failure").write_text(
+                    "training was stopped by a second SIGTERM before it could checkpoint"
+                    if signals.requested()
+                    else "training was interrupted (SIGINT or KeyboardInterrupt) before it "
+                    "finished; the newest checkpoint is what a restart resumes"
+                )
+                code = 128 + 15 if signals.requested() else 128 + 2
+            else:
+                code = 1
         # A job stopped by SIGTERM ends like a process killed by it, whatever the trainer said.
         return 128 + 15 if signals.requested() and code != 0 else code
     return 0
