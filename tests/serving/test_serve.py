@@ -21,9 +21,9 @@ from conftest import SAGEMAKER_RL, free_port, job_env
 
 
 class Server:
-    def __init__(self, base_dir: Path, tmp_path: Path) -> None:
+    def __init__(self, base_dir: Path, tmp_path: Path, env: dict | None = None) -> None:
         self.port = free_port()
-        env = job_env(base_dir) | {"SAGEMAKER_BIND_TO_PORT": str(self.port)}
+        env = job_env(base_dir) | {"SAGEMAKER_BIND_TO_PORT": str(self.port)} | (env or {})
         self.log = tmp_path / f"serve-{self.port}.log"
         self.proc = subprocess.Popen(
             [str(SAGEMAKER_RL), "serve"],
@@ -209,6 +209,30 @@ def test_csv_and_npy_in_and_out(server):
             400,
             "cannot include q_values",
         ),
+        # from the malformed-request catalogue: never a 500, never an answer holding NaN
+        (b"[NaN, 0, 0, 0]", {"Content-Type": "application/json"}, 400, "finite numbers, not NaN"),
+        (b"[0, Infinity, 0, 0]", {"Content-Type": "application/json"}, 400, "not Infinity"),
+        (b"[0, null, 0, 0]", {"Content-Type": "application/json"}, 400, "must be finite numbers"),
+        (b"[0, 1e39, 0, 0]", {"Content-Type": "application/json"}, 400, "within float32's range"),
+        (b"0,nan,0,0", {"Content-Type": "text/csv"}, 400, "finite numbers"),
+        (
+            b"[" * 100_000 + b"]" * 100_000,
+            {"Content-Type": "application/json"},
+            400,
+            "nested too deeply",
+        ),
+        (
+            b'{"instances": [0, 0, 0, 0], "include": {"action_probs": 1}}',
+            {"Content-Type": "application/json"},
+            400,
+            "'include' must be a list of output names",
+        ),
+        (
+            b"[0, 0, 0, 0]",
+            {"Content-Type": "application/json", "Accept": "application/json;q=0, text/html"},
+            406,
+            "cannot answer in",
+        ),
     ],
 )
 def test_bad_requests_get_one_line_errors_and_the_server_keeps_serving(
@@ -261,5 +285,76 @@ def test_empty_model_dir_fails_health_check_with_the_reason(tmp_path):
         assert "is empty: no model to serve" in json.loads(body)["error"]
         status, _, body = srv.post_json([0.0, 0.0, 0.0, 0.0])
         assert status == 503 and "no model to serve" in json.loads(body)["error"]
+    finally:
+        srv.stop()
+
+
+def test_a_complex_npy_array_is_refused(server):
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(4, dtype=np.complex64), allow_pickle=False)
+    status, _, body = server.request(
+        "/invocations", buffer.getvalue(), {"Content-Type": "application/x-npy"}
+    )
+    assert status == 400 and "not real numbers" in json.loads(body)["error"]
+
+
+def test_a_chunked_body_is_read_whole(server):
+    payload = json.dumps([0.01, -0.02, 0.03, 0.04]).encode()
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(payload[i : i + 5]), payload[i : i + 5])
+        for i in range(0, len(payload), 5)
+    )
+    request = (
+        b"POST /invocations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks + b"0\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(request)
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), response
+    assert json.loads(body)["actions"] in (0, 1)
+
+
+def test_accept_q_values_pick_the_answers_type(server):
+    status, content_type, body = server.request(
+        "/invocations",
+        b"[0.0, 0.0, 0.0, 0.0]",
+        {"Content-Type": "application/json", "Accept": "application/json;q=0.2, text/csv;q=0.9"},
+    )
+    assert (status, content_type) == (200, "text/csv") and body.strip() in (b"0", b"1")
+
+
+def test_tensorflow_serving_requests_get_tensorflow_serving_answers(server):
+    observations = cartpole_observations(3)
+    status, _, body = server.post_json({"instances": observations.tolist()})
+    assert status == 200
+    rows = json.loads(body)
+    assert len(rows["predictions"]) == 3
+    assert [row["actions"] for row in rows["predictions"]] == rows["actions"]
+    assert all(abs(sum(row["action_probs"]) - 1) < 1e-5 for row in rows["predictions"])
+    status, _, body = server.post_json(
+        {"signature_name": "serving_default", "inputs": observations.tolist()}
+    )
+    columns = json.loads(body)
+    assert columns["outputs"]["actions"] == rows["actions"]
+    assert len(columns["outputs"]["action_dist_inputs"]) == 3
+
+
+def test_the_bind_address_can_be_one_interface(cartpole_model, tmp_path):
+    srv = Server(cartpole_model, tmp_path, env={"SAGEMAKER_RL_BIND_ADDRESS": "127.0.0.2"})
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.2", srv.port), timeout=1):
+                    break
+            except OSError:
+                assert srv.proc.poll() is None, srv.log.read_text()
+                time.sleep(0.2)
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", srv.port), timeout=1):
+            pass
     finally:
         srv.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import falcon
@@ -22,6 +23,9 @@ from sagemaker_rl_container.serving.policy import BadRequest, ModelLoadError, Po
 logger = logging.getLogger(__name__)
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+# SageMaker's real-time endpoints take payloads of up to 6 MB (a batch transform's can be
+# larger, up to 100 MB).
+MAX_BODY_BYTES = int(os.environ.get("SAGEMAKER_RL_MAX_BODY_BYTES", 100 * 1024 * 1024))
 
 
 class _State:
@@ -38,7 +42,8 @@ class _State:
 def _fail(resp: falcon.Response, status: str, message: str) -> None:
     resp.status = status
     resp.content_type = codecs.JSON
-    resp.data = json.dumps({"error": " ".join(message.split())}).encode()
+    line = " ".join(message.split())
+    resp.data = json.dumps({"error": line[:1000]}).encode()
 
 
 class _Ping:
@@ -65,9 +70,19 @@ class _Invocations:
         content_type = codecs.media_type(req.content_type)
         try:
             accept = codecs.accept_type(req.get_header("Accept"), content_type)
-            observations, include = codecs.decode(req.bounded_stream.read(), content_type)
-            include |= _included_by_header(req.get_header(CUSTOM_ATTRIBUTES))
-            prediction = policy.predict(observations, include)
+            request = codecs.decode(_read_body(req), content_type)
+            include = request.include | _included_by_header(req.get_header(CUSTOM_ATTRIBUTES))
+            shown = {"actions", *include}
+            # A TensorFlow Serving request (nothing of this image's own `include` asked for)
+            # is answered in its shape too, with every output.
+            tf_serving = None if include else request.tf_serving
+            if tf_serving:
+                include = set(policy.outputs)
+            prediction = policy.predict(request.observations, include)
+            data = codecs.encode(prediction, accept, shown, tf_serving)
+        except BodyTooLarge as error:
+            _fail(resp, falcon.HTTP_413, str(error))
+            return
         except codecs.UnsupportedMediaType as error:
             _fail(resp, falcon.HTTP_415, str(error))
             return
@@ -82,7 +97,25 @@ class _Invocations:
             _fail(resp, falcon.HTTP_500, f"inference failed: {type(error).__name__}: {error}")
             return
         resp.content_type = accept
-        resp.data = codecs.encode(prediction, accept)
+        resp.data = data
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _read_body(req: falcon.Request) -> bytes:
+    """The whole body, whether sized (Content-Length) or chunked, up to SageMaker's limit."""
+    if req.content_length is not None:
+        if req.content_length > MAX_BODY_BYTES:
+            raise BodyTooLarge(
+                f"the body has {req.content_length} bytes; the limit is {MAX_BODY_BYTES}"
+            )
+        return req.bounded_stream.read()
+    body = req.stream.read(MAX_BODY_BYTES + 1)  # chunked: gunicorn decodes the chunks
+    if len(body) > MAX_BODY_BYTES:
+        raise BodyTooLarge(f"the body has more than {MAX_BODY_BYTES} bytes")
+    return body
 
 
 def _included_by_header(value: str | None) -> set[str]:

@@ -1,10 +1,19 @@
 """Request and response bodies in the content types SageMaker's serving containers accept:
-JSON, CSV and NumPy `.npy`."""
+JSON, CSV and NumPy `.npy`.
+
+JSON requests also come in TensorFlow Serving's shapes, which old SageMaker RL endpoints (served
+by TF Serving) were called with: rows, `{"instances": [...]}`, answered with a `predictions` list
+(one object of outputs per observation); columns, `{"inputs": ...}`, answered with `outputs`.
+Those answers carry this image's own `actions` as well; a request that asks for outputs of its
+own (`include`) is answered in this image's shape only. Every number in and out must
+be finite: NaN or Infinity in a request is refused, and a response never holds a bare NaN token
+(which is not JSON)."""
 
 from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,12 +26,24 @@ NPY = "application/x-npy"
 CONTENT_TYPES = (JSON, CSV, NPY)
 
 
+# TensorFlow Serving's request keys and the answer key each asks for.
+TF_SERVING_ANSWERS = {"instances": "predictions", "inputs": "outputs"}
+
+
 class UnsupportedMediaType(Exception):
     pass
 
 
 class NotAcceptable(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Request:
+    observations: Any
+    include: set[str] = field(default_factory=set)
+    # TensorFlow Serving's shape the request came in ("instances" or "inputs"), if any.
+    tf_serving: str | None = None
 
 
 def media_type(header: str | None, default: str = JSON) -> str:
@@ -32,62 +53,104 @@ def media_type(header: str | None, default: str = JSON) -> str:
     return header.split(";", 1)[0].strip().lower()
 
 
-def decode(body: bytes, content_type: str) -> tuple[Any, set[str]]:
-    """The observations in the body, and outputs the body asks to include (JSON only)."""
+def decode(body: bytes, content_type: str) -> Request:
+    """The observations in the body and what the body asks for."""
     if not body:
         raise BadRequest("the request body is empty")
     if content_type == JSON:
         try:
-            data = json.loads(body)
+            data = json.loads(body, parse_constant=_refuse_constant)
+        except RecursionError:
+            raise BadRequest("the JSON body is nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as error:
             raise BadRequest(f"the body is not valid JSON: {error}") from None
         if isinstance(data, dict):
             include = data.get("include", [])
             if isinstance(include, str):
                 include = [include]
+            if not (isinstance(include, list) and all(isinstance(i, str) for i in include)):
+                raise BadRequest("'include' must be a list of output names, e.g. ['action_probs']")
             for key in ("instances", "observations", "inputs"):
                 if key in data:
-                    return data[key], set(include)
+                    style = key if key in TF_SERVING_ANSWERS else None
+                    return Request(data[key], set(include), style)
             raise BadRequest(
                 "a JSON object body needs an 'instances' (or 'observations') list of observations"
             )
-        return data, set()
+        return Request(data)
     if content_type == CSV:
         try:
-            rows = np.loadtxt(io.StringIO(body.decode()), delimiter=",", dtype=np.float32, ndmin=2)
+            rows = np.loadtxt(io.StringIO(body.decode()), delimiter=",", dtype=np.float64, ndmin=2)
         except (ValueError, UnicodeDecodeError) as error:
             raise BadRequest(f"the CSV body is not rows of numbers: {error}") from None
-        return rows, set()
+        return Request(rows)
     if content_type == NPY:
         try:
-            return np.load(io.BytesIO(body), allow_pickle=False), set()
-        except (ValueError, OSError) as error:
+            array = np.load(io.BytesIO(body), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:
             raise BadRequest(f"the body is not a NumPy .npy array: {error}") from None
+        if array.dtype.kind not in "biuf":
+            raise BadRequest(f"the .npy array holds {array.dtype}, not real numbers")
+        return Request(array)
     raise UnsupportedMediaType(
         f"content type {content_type!r} is not supported; use {', '.join(CONTENT_TYPES)}"
     )
 
 
+def _refuse_constant(name: str) -> Any:
+    raise BadRequest(f"observations must be finite numbers, not {name}")
+
+
 def accept_type(header: str | None, content_type: str) -> str:
-    """Pick the response type from Accept; `*/*` or none answers in the request's own type."""
+    """Pick the response type from Accept, by its q-values (RFC 9110); `*/*` or none answers
+    in the request's own type."""
+    own = content_type if content_type in CONTENT_TYPES else JSON
     if not header:
-        return content_type if content_type in CONTENT_TYPES else JSON
-    for part in header.split(","):
-        candidate = media_type(part)
+        return own
+    ranked = []
+    for position, part in enumerate(header.split(",")):
+        candidate, quality = media_type(part), 1.0
+        for parameter in part.split(";")[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            ranked.append((-quality, position, candidate))
+    for _, _, candidate in sorted(ranked):
         if candidate in CONTENT_TYPES:
             return candidate
         if candidate in ("*/*", "application/*"):
-            return content_type if content_type in CONTENT_TYPES else JSON
-    raise NotAcceptable(f"cannot answer in {header!r}; use {', '.join(CONTENT_TYPES)}")
+            return own
+    raise NotAcceptable(
+        f"cannot answer in {' '.join(header.split())[:200]!r}; use {', '.join(CONTENT_TYPES)}"
+    )
 
 
-def encode(prediction: Prediction, accept: str) -> bytes:
+def encode(
+    prediction: Prediction, accept: str, shown: set[str], tf_serving: str | None = None
+) -> bytes:
+    """The answer: the `shown` outputs under their own names, plus TensorFlow Serving's shape
+    (every output) when the request came in it."""
     outputs = prediction.outputs
     if accept == JSON:
-        body = {name: value.tolist() for name, value in outputs.items()}
+        lists = {name: value.tolist() for name, value in outputs.items()}
+        body = {name: lists[name] for name in outputs if name in shown}
         if prediction.single:
             body = {name: value[0] for name, value in body.items()}
-        return json.dumps(body).encode()
+        if tf_serving == "instances":
+            count = len(lists["actions"])
+            body["predictions"] = [{n: v[i] for n, v in lists.items()} for i in range(count)]
+        elif tf_serving == "inputs":
+            body["outputs"] = {n: (v[0] if prediction.single else v) for n, v in lists.items()}
+        try:
+            return json.dumps(body, allow_nan=False).encode()
+        except ValueError:
+            raise NonFiniteOutput(
+                "the policy produced a non-finite output (NaN or Infinity)"
+            ) from None
     actions = outputs["actions"]
     if accept == CSV:
         buffer = io.StringIO()
@@ -96,3 +159,7 @@ def encode(prediction: Prediction, accept: str) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, actions[0] if prediction.single else actions, allow_pickle=False)
     return buffer.getvalue()
+
+
+class NonFiniteOutput(Exception):
+    pass

@@ -63,12 +63,19 @@ class Policy:
 
     def _as_batch(self, observations: Any) -> tuple[np.ndarray, bool]:
         try:
-            array = np.asarray(observations, dtype=np.float32)
-        except (TypeError, ValueError):
+            wide = np.asarray(observations, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
             raise BadRequest(
                 f"observations must be numbers shaped {list(self.observation_shape)} "
                 f"(one) or [n, {', '.join(map(str, self.observation_shape))}] (a batch)"
             ) from None
+        with np.errstate(over="ignore"):
+            array = wide.astype(np.float32)
+        if not np.all(np.isfinite(array)):
+            raise BadRequest(
+                "observations must be finite numbers within float32's range (no NaN, "
+                "Infinity or values beyond 3.4e38)"
+            )
         if array.shape == self.observation_shape:
             return array[None], True
         if array.ndim == len(self.observation_shape) + 1 and array.shape[1:] == (

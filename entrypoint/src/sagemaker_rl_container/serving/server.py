@@ -34,9 +34,12 @@ class _Server(BaseApplication):
 def options_from_environment() -> dict[str, Any]:
     """Settings SageMaker (or the user) passes as environment variables."""
     port = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", DEFAULT_PORT))
+    # Every interface by default (a container's port is published by Docker); one address,
+    # e.g. 127.0.0.1 or an IPv6 [::1], where the server should listen on that alone.
+    address = os.environ.get("SAGEMAKER_RL_BIND_ADDRESS", "0.0.0.0")
     workers = int(os.environ.get("SAGEMAKER_MODEL_SERVER_WORKERS", os.cpu_count() or 1))
     return {
-        "bind": f"0.0.0.0:{port}",
+        "bind": f"{address}:{port}",
         "workers": workers,
         # Threads let a worker keep SageMaker's keep-alive connections open while serving others.
         "worker_class": "gthread",
