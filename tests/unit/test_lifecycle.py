@@ -269,3 +269,39 @@ def test_a_checkpoint_trained_with_other_settings_is_not_resumed(contract):
     trainer.settings_digest = "another-digest"
     with pytest.raises(UserError, match="it was trained with other settings"):
         run(contract, trainer, iterations=2)
+
+
+def test_a_checkpoint_is_also_taken_when_enough_time_passed(contract, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("sagemaker_rl_container.lifecycle.time.monotonic", lambda: clock[0])
+    trainer = CountingTrainer()
+    trainer.on_iteration = lambda i: clock.__setitem__(0, clock[0] + 50)  # 50 s an iteration
+    settings = JobSettings(0, 10, StopConditions(iterations=7), checkpoint_seconds=120)
+    Job(contract, trainer, settings).run()
+    # 150 s after the start (iteration 3), 150 s after that (6), and the final one (7)
+    assert saved_iterations(contract) == [3, 6, 7]
+
+
+def test_a_sigterm_while_starting_stops_before_training(contract):
+    trainer = CountingTrainer()
+    trainer.start = lambda: signals._received.set()
+    with pytest.raises(TrainingInterrupted, match="while starting, before it trained"):
+        run(contract, trainer, iterations=5)
+    assert trainer.iteration == 0 and saved_iterations(contract) == []
+
+
+def test_a_sigterm_during_the_final_checkpoint_stops_before_export(contract, monkeypatch):
+    trainer = CountingTrainer()
+    original = trainer.save
+
+    def save_and_receive(directory):
+        if trainer.iteration == 3:
+            signals._received.set()
+        return original(directory)
+
+    trainer.save = save_and_receive
+    with pytest.raises(
+        TrainingInterrupted, match="after training, before export; checkpoint-000003"
+    ):
+        run(contract, trainer, frequency=0, iterations=3)
+    assert not any(contract.model_dir.iterdir())

@@ -38,7 +38,7 @@ def train() -> int:
     root = contract.base_dir()
     # sagemaker-training reports success without writing any file when output/ is missing.
     (root / "output").mkdir(parents=True, exist_ok=True)
-    signals.install()
+    signals.install(root / "output" / "failure")
     try:
         contract.check_config_files(root)
     except UserError as error:

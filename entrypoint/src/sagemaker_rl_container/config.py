@@ -42,6 +42,9 @@ OVERRIDE_PREFIX = "rl."
 # What `rl_stop_mean_return_episodes` and `rl_stop_evaluation_episodes` default to.
 DEFAULT_MEAN_RETURN_EPISODES = 10
 DEFAULT_EVALUATION_EPISODES = 10
+# SageMaker gives a spot job 120 s between SIGTERM and SIGKILL; checkpointing as often bounds
+# what an interruption that cannot wait for the current iteration loses.
+DEFAULT_CHECKPOINT_SECONDS = 120.0
 
 
 class JobConfig(BaseModel):
@@ -98,6 +101,11 @@ class JobConfig(BaseModel):
         10, description="checkpoint every N iterations (0: only at the end and on SIGTERM)"
     )
     checkpoint_keep: PositiveInt = Field(3, description="how many checkpoints to keep")
+    checkpoint_seconds: Optional[PositiveFloat] = Field(
+        DEFAULT_CHECKPOINT_SECONDS,
+        description="also checkpoint once this many seconds of training passed since the last "
+        "checkpoint, so a spot interruption loses at most that much (none: only by iteration)",
+    )
     seed: Optional[int] = Field(None, description="RLlib's `debugging(seed=...)`")
     cluster_timeout: PositiveFloat = Field(
         300, description="multi-host jobs: seconds to wait for every host to join the cluster"

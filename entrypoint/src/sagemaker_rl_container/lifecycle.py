@@ -99,6 +99,8 @@ class JobSettings:
     checkpoint_frequency: int
     checkpoint_keep: int
     stop: StopConditions = field(default_factory=StopConditions)
+    # Also checkpoint once this long has passed since the last one (None: never by time).
+    checkpoint_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class Job:
         self.last: IterationMetrics | None = None
         self.last_saved: Checkpoint | None = None
         self.started = time.monotonic()
+        self.last_checkpoint_at = self.started
 
     def run(self) -> TrainingSummary:
         self.store.remove_partials()
@@ -133,7 +136,9 @@ class Job:
             # Created before the toolkit starts: its slow imports overlap the toolkit's start.
             self.curve = TrainingCurve.for_job(self.contract, self.trainer.title)
             self.trainer.start()
+            _stop_if_asked("while starting, before it trained: there is nothing new to save")
             resumed = self._restore()
+            _stop_if_asked("while resuming, before it trained: there is nothing new to save")
             reason = self._train()
             logger.info("Training stopped: %s", reason)
             summary = self._finish(reason, resumed)
@@ -227,7 +232,7 @@ class Job:
         if already:
             return f"{already}, reached before this run"
         signals.install()
-        self.started = time.monotonic()
+        self.started = self.last_checkpoint_at = time.monotonic()
         return self.trainer.train(self._iteration_done)
 
     def _iteration_done(self, metrics: IterationMetrics) -> str | None:
@@ -257,7 +262,10 @@ class Job:
                 f"same checkpoint location to resume"
             )
         frequency = self.settings.checkpoint_frequency
-        if frequency and metrics.iteration % frequency == 0:
+        seconds = self.settings.checkpoint_seconds
+        if (frequency and metrics.iteration % frequency == 0) or (
+            seconds and time.monotonic() - self.last_checkpoint_at >= seconds
+        ):
             self.checkpoint()
         return None
 
@@ -275,6 +283,7 @@ class Job:
             "episode_return_mean": json_number(mean_return),
         }
         self.last_saved = self.store.save(iteration, self.trainer.save, manifest)
+        self.last_checkpoint_at = time.monotonic()
         logger.info(
             "Checkpoint %s saved in %.2f s", self.last_saved.describe(), time.monotonic() - started
         )
@@ -284,6 +293,10 @@ class Job:
 
     def _finish(self, reason: str, resumed: str | None) -> TrainingSummary:
         final = self.checkpoint()
+        _stop_if_asked(
+            f"after training, before export; {final.path.name} saved in {self.store.root}: run "
+            f"the job again with the same checkpoint location to export it"
+        )
         evaluation = self.stop.evaluation
         summary = TrainingSummary(
             iterations=final.iteration,
@@ -318,6 +331,11 @@ class Job:
         if self.last is None:
             return math.nan
         return self.last.losses.get("evaluation_return_mean", math.nan)
+
+
+def _stop_if_asked(when: str) -> None:
+    if signals.requested():
+        raise TrainingInterrupted(f"training interrupted by SIGTERM {when}")
 
 
 def progress_line(metrics: IterationMetrics, stop: StopConditions, elapsed_s: float) -> str:

@@ -16,10 +16,19 @@ import difflib
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+)
 
 from sagemaker_rl_container.coach.overrides import Override, parse_all
 from sagemaker_rl_container.config import (
+    DEFAULT_CHECKPOINT_SECONDS,
     Setting,
     decode_value,
     settings_of,
@@ -41,6 +50,11 @@ class CoachConfig(BaseModel):
         1, description="checkpoint every N evaluation periods (0: only at the end and on SIGTERM)"
     )
     checkpoint_keep: PositiveInt = Field(3, description="how many checkpoints to keep")
+    checkpoint_seconds: Optional[PositiveFloat] = Field(
+        DEFAULT_CHECKPOINT_SECONDS,
+        description="also checkpoint once this many seconds passed since the last checkpoint "
+        "(none: only by evaluation period)",
+    )
     apply_stop_condition: bool = Field(
         False,
         description="stop once evaluation reaches the environment's success threshold "

@@ -43,7 +43,11 @@ STATE_KEY = "coach"
 
 def run(contract: TrainingContract, config: CoachConfig) -> TrainingSummary:
     trainer = CoachTrainer(contract, config, preset.prepare(contract, config))
-    settings = JobSettings(config.checkpoint_frequency, config.checkpoint_keep)
+    settings = JobSettings(
+        config.checkpoint_frequency,
+        config.checkpoint_keep,
+        checkpoint_seconds=config.checkpoint_seconds,
+    )
     return Job(contract, trainer, settings).run()
 
 

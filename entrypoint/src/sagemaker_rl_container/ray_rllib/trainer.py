@@ -60,7 +60,9 @@ def run(
         head = cluster.Head(contract, nodes, job.cluster_timeout)
     try:
         trainer = RayTrainer(contract, job, base_config, before_build, head)
-        settings = JobSettings(job.checkpoint_frequency, job.checkpoint_keep, trainer.stop)
+        settings = JobSettings(
+            job.checkpoint_frequency, job.checkpoint_keep, trainer.stop, job.checkpoint_seconds
+        )
         summary = Job(contract, trainer, settings).run()
     except BaseException as error:
         if head is not None:
@@ -144,14 +146,13 @@ class RayTrainer(Trainer):
             # start mostly waits on its own processes, so import it meanwhile.
             background_imports.start("torch._dynamo")
         self._ray_started = True
-        if self.head is not None:
-            self.head.start()
-            self.config = self._build_config(_cluster_resources(), check=True)
-        else:
-            _init_ray(self.contract)
+        with signals.kept_through_ray():
+            if self.head is not None:
+                self.head.start()
+                self.config = self._build_config(_cluster_resources(), check=True)
+            else:
+                _init_ray(self.contract)
         self._log_plan()
-        # Ray's `ray.init` replaced the SIGTERM handler with its own.
-        signals.install()
         if self.env is not None:
             environments.register(self.env)
         if self.before_build is not None:
