@@ -118,3 +118,44 @@ def test_an_interrupted_job_never_exits_0_and_always_says_why(
     assert not (root / "output" / "success").exists()
     written = (root / "output" / "failure").read_text()
     assert written.startswith(failure) or written.startswith("training interrupted by SIGTERM")
+
+
+def poison_weights(checkpoint_dir):
+    """NaN weights written in place, as a diverged run or a bad copy would leave them; the
+    manifest is made to match, so that only the weights themselves are wrong."""
+    import hashlib
+    import json
+    import pickle
+
+    import numpy as np
+
+    for path in checkpoint_dir.rglob("module_state.pkl"):
+        state = pickle.loads(path.read_bytes())
+        if isinstance(state, dict) and any(isinstance(v, np.ndarray) for v in state.values()):
+            for value in state.values():
+                if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                    value[...] = np.nan
+            path.write_bytes(pickle.dumps(state))
+    manifest_path = checkpoint_dir / "checkpoint.json"
+    manifest = json.loads(manifest_path.read_text())
+    for name in manifest["files"]:
+        data = (checkpoint_dir / name).read_bytes()
+        manifest["files"][name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def test_a_checkpoint_with_non_finite_weights_is_skipped_like_a_corrupt_one(tmp_path):
+    hyperparameters = {**QUICK_PPO, "rl_stop_iterations": "2", "rl_checkpoint_frequency": "1"}
+    root = make_job(tmp_path / "job", hyperparameters)
+    assert run_train(root).returncode == 0
+    poison_weights(root / "checkpoints" / "checkpoint-000002")
+
+    make_job(root, {**hyperparameters, "rl_stop_iterations": "3"})
+    result = run_train(root)
+    assert result.returncode == 0, result.log[-3000:]
+    assert (
+        "Checkpoint checkpoint-000002 (iteration 2) is unusable: ValueError: its weights are not finite"
+        in result.log
+    )
+    assert "Resumed from checkpoint-000001" in result.log
+    assert [m["iteration"] for m in result.metric_lines()] == ["2", "3"]

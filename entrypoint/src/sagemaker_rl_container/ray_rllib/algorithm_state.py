@@ -9,6 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+# Where RLlib 2.60 keeps a checkpoint's weights: new API stack, old API stack.
+WEIGHT_FILES = ("module_state.pkl", "policy_state.pkl")
+
 
 def save(algo: Any, path: Path) -> None:
     if algo.config.enable_rl_module_and_learner:
@@ -31,3 +36,51 @@ def restore(algo: Any, path: Path) -> None:
             algo.restore_from_path(str(path))
     else:
         algo.load_checkpoint(str(path))
+
+
+def non_finite_weight(algo: Any) -> str | None:
+    """The first of the policy's weights that holds NaN or Infinity (`module/parameter`), or
+    None when all are finite."""
+    if algo.config.enable_rl_module_and_learner:
+        weights = algo.learner_group.get_weights()
+    else:
+        weights = algo.get_weights()
+    for module, parameters in weights.items():
+        for name, value in (parameters or {}).items():
+            array = np.asarray(value)
+            if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+                return f"{module}/{name}"
+    return None
+
+
+def non_finite_in_checkpoint(path: Path) -> str | None:
+    """The first weight in a saved checkpoint that holds NaN or Infinity (`file: key`), read
+    from the files before anything is restored: restoring them first would leave the live
+    algorithm half-poisoned for the next checkpoint tried."""
+    import pickle
+
+    for file in sorted(p for name in WEIGHT_FILES for p in path.rglob(name)):
+        with open(file, "rb") as handle:
+            state = pickle.load(handle)
+        found = _non_finite(state, "")
+        if found is not None:
+            return f"{file.relative_to(path)}: {found or 'weights'}"
+    return None
+
+
+def _non_finite(value: Any, where: str) -> str | None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{where}.{key}" if where else str(key))
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _non_finite(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+        return where
+    return None

@@ -194,10 +194,22 @@ class RayTrainer(Trainer):
     # -- checkpoints
 
     def restore(self, checkpoint: Checkpoint) -> int:
-        algorithm_state.restore(self.algo, checkpoint.path / ALGORITHM_STATE)
+        state = checkpoint.path / ALGORITHM_STATE
+        broken = algorithm_state.non_finite_in_checkpoint(state)
+        if broken:  # skipped like a corrupt checkpoint: the next older one is tried
+            raise ValueError(f"its weights are not finite ({broken} holds NaN or Infinity)")
+        algorithm_state.restore(self.algo, state)
         return int(self.algo.iteration)
 
     def save(self, directory: Path) -> dict[str, Any]:
+        broken = algorithm_state.non_finite_weight(self.algo)
+        if broken:
+            raise UserError(
+                f"training made the policy's weights non-finite ({broken} holds NaN or "
+                f"Infinity) by iteration {self.algo.iteration}; they were not saved: lower the "
+                f"learning rate (rl.training.lr) or clip gradients (rl.training.grad_clip), "
+                f"then restart to resume from the last good checkpoint"
+            )
         algorithm_state.save(self.algo, directory / ALGORITHM_STATE)
         return {}
 
