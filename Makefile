@@ -5,6 +5,7 @@
 #   make examples         every example at full length; writes examples/RESULTS.md
 #   make test             the default test suite (unit, in-process training, Docker image)
 #   make test-cuda        build the CUDA variants and check them without a GPU (slow)
+#   make test-faults      SIGTERM at random moments + the bad-input catalogue; writes tests/faults/RESULTS.md
 #   make lint             ruff, hadolint on every Dockerfile, matrix and docs drift checks
 #   make docs             regenerate docs/hyperparameters.md from the config models
 #   make bench            benchmarks (time to solve, overheads, serving, cluster, size, rebuild)
@@ -62,7 +63,7 @@ EXAMPLES := $(sort $(patsubst examples/%/run.py,%,$(wildcard examples/*/run.py))
 
 .PHONY: help
 help:
-	@sed -n 's/^#   //p' $(MAKEFILE_LIST) | head -21
+	@sed -n 's/^#   //p' $(MAKEFILE_LIST) | head -22
 
 # ---- development environment ------------------------------------------------------------
 # $(call install-venv,PYTHON,DIR): DIR becomes a venv of PYTHON holding the CPU PyTorch image's
@@ -151,6 +152,10 @@ test: venv
 .PHONY: test-cuda
 test-cuda: venv
 	$(VENV)/bin/pytest -m cuda_build tests/image/test_cuda.py $(PYTEST_ARGS)
+
+.PHONY: test-faults
+test-faults: venv
+	$(VENV)/bin/pytest -m faults tests/faults $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: venv

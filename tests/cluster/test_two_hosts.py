@@ -84,8 +84,10 @@ def test_a_head_that_never_starts_fails_the_worker(tmp_path):
 
 
 def test_bad_hyperparameters_fail_every_host_with_the_same_reason(tmp_path):
+    # Every host gets the same hyperparameters (as on SageMaker; the cluster token derives from
+    # them); only the head validates the algorithm, and the worker learns why it failed.
     hyperparameters = {**SMALL, "rl_algorithm": "PPOO", "rl_cluster_timeout": "60"}
-    worker_root = host_job(tmp_path, HOSTS[1], {**SMALL, "rl_cluster_timeout": "60"})
+    worker_root = host_job(tmp_path, HOSTS[1], hyperparameters)
     worker = start_train(worker_root, tmp_path / "worker.log")
     head = run_train(host_job(tmp_path, HOSTS[0], hyperparameters), timeout=120)
     assert head.returncode == 1 and "rl_algorithm 'PPOO'" in head.failure

@@ -127,6 +127,26 @@ def test_dqn_preset_trains_and_checkpoints(coach_image, tmp_path):
     assert list((root / "output" / "tensorboard").glob("events.out.tfevents.*"))
 
 
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(coach_image, tmp_path):
+    # What a half-synced S3 copy or a crash mid-upload leaves: a file cut short.
+    _, image = coach_image
+    root = coach_job(tmp_path / "job", "preset-cartpole-dqn")
+    assert run_job(image, root, timeout=600).returncode == 0
+    newest = root / "checkpoints" / "checkpoint-000003"
+    damaged = max(
+        (p for p in newest.iterdir() if p.name != "checkpoint.json"), key=lambda p: p.stat().st_size
+    )
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    coach_job(root, "preset-cartpole-dqn", **{"rl.improve_steps:EnvironmentSteps": "5000"})
+    result = run_job(image, root, timeout=600)
+    assert result.returncode == 0, result.log[-4000:]
+    assert (
+        f"Checkpoint checkpoint-000003 (iteration 3) is unusable: {damaged.name} has " in result.log
+    )
+    assert "Resumed from checkpoint-000002" in result.log
+    assert result.metric_lines()[0]["iteration"] == "3"
+
+
 def test_custom_environment_from_the_source_directory(coach_image, tmp_path):
     _, image = coach_image
     root = coach_job(tmp_path / "job", "preset-knapsack-clippedppo")

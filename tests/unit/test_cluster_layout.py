@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,54 @@ def test_unknown_head_group_is_named():
         r"of this job \(groups: learner, rollouts\)",
     ):
         layout(contract("algo-1", ["algo-1", "algo-2"], groups), "gpu")
+
+
+def test_the_status_endpoint_answers_only_with_the_jobs_token(monkeypatch):
+    import json
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from sagemaker_rl_container.ray_rllib import cluster
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(cluster, "STATUS_PORT", port)
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "the-jobs-token")
+    status = cluster.HeadStatus("127.0.0.1", expected_readers=1)
+    try:
+        url = f"http://127.0.0.1:{port}/status"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(
+                urllib.request.Request(url, headers={"Authorization": "Bearer guess"}), timeout=5
+            )
+        assert refused.value.code == 401
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers={"Authorization": "Bearer the-jobs-token"}),
+            timeout=5,
+        ) as answer:
+            assert json.loads(answer.read())["state"] == "running"
+        assert cluster._read_status(url, "algo-2") == {"state": "running", "ray_ready": False}
+    finally:
+        status.server.shutdown()
+
+
+def test_every_host_derives_the_same_token_and_another_job_another(monkeypatch):
+    import os
+
+    from sagemaker_rl_container.ray_rllib import cluster
+
+    def token(contract):
+        monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+        cluster.configure_auth(contract)
+        return os.environ["RAY_AUTH_TOKEN"]
+
+    head = contract("algo-1", ["algo-1", "algo-2"], {})
+    worker = contract("algo-2", ["algo-1", "algo-2"], {})
+    assert token(head) == token(worker) and len(token(head)) == 64
+    other_job = dataclasses.replace(head, job_name="another-job")
+    assert token(other_job) != token(head)
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "users-own")
+    cluster.configure_auth(head)
+    assert os.environ["RAY_AUTH_TOKEN"] == "users-own"

@@ -10,6 +10,8 @@ Only the head writes the model and checkpoints.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -22,7 +24,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from sagemaker_rl_container.contract import TrainingContract
@@ -65,17 +67,45 @@ def layout(contract: TrainingContract, head_group: str | None) -> Layout:
     return Layout(head, [h for h in contract.hosts if h != head], contract.current_host)
 
 
+def configure_auth(contract: TrainingContract) -> None:
+    """Token authentication for this job's Ray cluster (and status endpoint), the same token on
+    every host: the user's `RAY_AUTH_TOKEN` when the job's environment sets one, else one
+    derived from what every host of this job is given and other machines on the network are
+    not: the training job's name, its hyperparameters and its hosts. Whoever can read the job's
+    description (its owner) can derive it too; for a secret of your own, set RAY_AUTH_TOKEN in
+    the job's environment."""
+    # Ray reads these when it is first imported: set them before anything imports it.
+    os.environ["RAY_AUTH_MODE"] = "token"
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return
+    material = json.dumps(
+        {
+            "job": contract.job_name,
+            "hyperparameters": contract.hyperparameters,
+            "hosts": sorted(contract.hosts),
+            "purpose": "sagemaker-rl ray cluster",
+        },
+        sort_keys=True,
+        default=str,
+    )
+    os.environ["RAY_AUTH_TOKEN"] = hashlib.sha256(material.encode()).hexdigest()
+
+
 def ray_environment() -> dict[str, str]:
     """Ray settings every node must share; set explicitly so they never differ between hosts."""
     env = dict(os.environ)
-    # Token auth needs one token on every node: use it when the job provides one. Otherwise the
-    # job's own private network is the boundary, as for every SageMaker distributed job.
+    # Ray 2.61 makes tokens mandatory; with one token on every node (configure_auth) only the
+    # job's hosts join its cluster.
     env["RAY_AUTH_MODE"] = "token" if env.get("RAY_AUTH_TOKEN") else "disabled"
     env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # Notice a lost host within seconds rather than Ray's default of tens of seconds.
     env.setdefault("RAY_health_check_period_ms", "1000")
     env.setdefault("RAY_health_check_failure_threshold", "5")
     return env
+
+
+def _authorization() -> dict[str, str]:
+    return {"Authorization": f"Bearer {os.environ.get('RAY_AUTH_TOKEN', '')}"}
 
 
 def resolve(host: str, deadline: float, role: str) -> str:
@@ -168,6 +198,12 @@ class HeadStatus:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                expected = _authorization()["Authorization"]
+                if not hmac.compare_digest(self.headers.get("Authorization", ""), expected):
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = json.dumps(status.state).encode()
                 if status.state["state"] != "running":
                     status.final_readers.add(self.headers.get("X-Host") or self.client_address[0])
@@ -201,6 +237,7 @@ class Head:
     """The head host: Ray head node, status endpoint, and the wait for every host to join."""
 
     def __init__(self, contract: TrainingContract, nodes: Layout, timeout_s: float) -> None:
+        configure_auth(contract)
         self.contract = contract
         self.nodes = nodes
         self.deadline = time.monotonic() + timeout_s
@@ -351,6 +388,7 @@ class Head:
 
 def run_worker(contract: TrainingContract, nodes: Layout, timeout_s: float) -> None:
     """Join the head's cluster and stay until the head reports the outcome."""
+    configure_auth(contract)
     deadline = time.monotonic() + timeout_s
     head_ip = resolve(nodes.head, deadline, "head")
     ip = node_ip(contract, deadline)
@@ -386,8 +424,17 @@ def _wait_for_head_exit(url: str, me: str) -> None:
 
 def _read_status(url: str, me: str) -> dict | None:
     try:
-        with urlopen(Request(url, headers={"X-Host": me}), timeout=5) as response:
+        with urlopen(
+            Request(url, headers={"X-Host": me, **_authorization()}), timeout=5
+        ) as response:
             return json.loads(response.read())
+    except HTTPError as error:
+        if error.code == 401:
+            raise UserError(
+                "the head host refused this host's cluster token: the hosts were given different "
+                "hyperparameters or RAY_AUTH_TOKEN values"
+            ) from None
+        return None
     except (URLError, OSError, ValueError):
         return None
 

@@ -1,0 +1,219 @@
+"""Fault injection, as managed spot and careless inputs deliver them (`make test-faults`):
+
+- SIGTERM at seeded random moments of a PPO job (start-up, mid-iteration, checkpoint writes,
+  evaluation, export), each followed by a restart on the same directory: the interrupted job
+  exits 143 within 60 s with one failure line, the restart resumes from the newest good
+  checkpoint, ends at the right iteration count and exports the model;
+- the bad-input catalogue of tests/training/test_bad_input.py, timed.
+
+Every trial's figures go to tests/faults/RESULTS.md (written at the end of the run), which the
+docs link, as bench/RESULTS.md is for speed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import re
+import signal
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from conftest import QUICK_PPO, JobResult, make_job, run_train, start_train
+
+pytestmark = pytest.mark.faults
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+SEED = 20261129
+TRIALS = 10
+STOP_AT = 30
+# Start-up takes a few seconds and training about half a second an iteration: this window
+# covers start-up, training, checkpoints, the end and export.
+LATEST_SIGNAL_S = 24.0
+MAX_EXIT_S = 60.0
+
+HYPERPARAMETERS = {
+    **QUICK_PPO,
+    "rl_stop_iterations": str(STOP_AT),
+    "rl_checkpoint_frequency": "4",
+}
+
+rows: dict[str, list[dict]] = {"sigterm": [], "bad_input": []}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def results_file():
+    yield
+    if rows["sigterm"] or rows["bad_input"]:
+        RESULTS.write_text(render())
+
+
+def newest_checkpoint(root: Path) -> int:
+    found = [
+        int(p.parent.name.split("-")[1])
+        for p in (root / "checkpoints").glob("checkpoint-*/checkpoint.json")
+    ]
+    return max(found, default=0)
+
+
+def iterations_logged(log: str) -> list[int]:
+    return [int(m) for m in re.findall(r"^\[rl-metrics\] iteration=(\d+)", log, re.M)]
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+def test_sigterm_at_a_random_moment_then_restart(tmp_path, trial):
+    delay = random.Random(SEED + trial).uniform(0.5, LATEST_SIGNAL_S)
+    root = make_job(tmp_path / "job", HYPERPARAMETERS)
+    log_path = tmp_path / "first.log"
+    proc = start_train(root, log_path)
+    time.sleep(delay)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        returncode = proc.wait(timeout=MAX_EXIT_S + 30)
+    except Exception:
+        proc.kill()
+        raise
+    to_exit = time.monotonic() - sent
+    first = log_path.read_text()
+    trained = iterations_logged(first)
+    failure = root / "output" / "failure"
+    success = root / "output" / "success"
+    saved = newest_checkpoint(root)
+    row = {
+        "trial": trial,
+        "signal_s": round(delay, 1),
+        "phase": phase_of(first),
+        "exit": returncode,
+        "exit_s": round(to_exit, 1),
+        "last_iteration": max(trained, default=0),
+        "checkpoint": saved,
+    }
+    if returncode == 0:  # it finished before the signal was handled: a complete job
+        assert success.exists() and (root / "model" / "metadata.json").exists()
+        row.update(restart="not needed", lost=0, final=max(trained), outcome="finished first")
+        rows["sigterm"].append(row)
+        return
+    assert returncode == 128 + signal.SIGTERM, first[-3000:]
+    assert to_exit <= MAX_EXIT_S
+    assert failure.exists() and "\n" not in failure.read_text().strip()
+    assert not success.exists()
+
+    make_job(root, HYPERPARAMETERS)
+    result = run_train(root, timeout=600)
+    assert result.returncode == 0, result.log[-3000:]
+    resumed = re.search(r"Resumed from checkpoint-(\d+)", result.log)
+    assert (int(resumed[1]) if resumed else 0) == saved
+    again = iterations_logged(result.log)
+    meta = json.loads((root / "model" / "metadata.json").read_text())
+    assert meta["training"]["iterations"] == STOP_AT
+    assert (root / "model" / "policy.onnx").exists()
+    if again:
+        assert again == list(range(saved + 1, STOP_AT + 1))
+    row.update(
+        restart=f"resumed at {saved}" if saved else "fresh",
+        lost=max(trained, default=0) - saved,
+        final=meta["training"]["iterations"],
+        outcome="ok",
+    )
+    rows["sigterm"].append(row)
+
+
+def phase_of(log: str) -> str:
+    if "Model exported" in log:
+        return "export or after"
+    if "Training stopped" in log:
+        return "final checkpoint / export"
+    if "[rl-metrics]" in log:
+        return "training"
+    if "Training PPO" in log:
+        return "algorithm build"
+    return "start-up (imports, Ray)"
+
+
+def bad_input_cases() -> dict:
+    """The catalogue tests/training/test_bad_input.py checks in `make test`."""
+    path = Path(__file__).parents[1] / "training" / "test_bad_input.py"
+    spec = importlib.util.spec_from_file_location("bad_input_catalogue", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.CASES
+
+
+@pytest.mark.parametrize("case", list(bad_input_cases()))
+def test_bad_input_catalogue(tmp_path, case):
+    hyperparameters, source, program, expected = bad_input_cases()[case]
+    root = make_job(
+        tmp_path / "job",
+        {**QUICK_PPO, "rl_stop_iterations": "1", **hyperparameters},
+        source_dir=source,
+        program=program,
+    )
+    started = time.monotonic()
+    result: JobResult = run_train(root, timeout=180)
+    seconds = time.monotonic() - started
+    failure = (result.failure or "").strip()
+    rows["bad_input"].append(
+        {
+            "case": case,
+            "exit": result.returncode,
+            "seconds": round(seconds, 1),
+            "one_line": "\n" not in failure and 0 < len(failure) < 1024,
+            "failure": failure,
+        }
+    )
+    assert result.returncode == 1 and expected in failure
+
+
+def render() -> str:
+    sigterm, bad = rows["sigterm"], rows["bad_input"]
+    lines = [
+        "# Fault injection results",
+        "",
+        f"Written by `make test-faults` (tests/faults/test_faults.py) on {date.today()}: "
+        f"a PPO CartPole job of {STOP_AT} iterations (checkpoints every 4), SIGTERM at a "
+        f"seeded random moment (seed {SEED}), then a restart on the same directory.",
+        "",
+    ]
+    if sigterm:
+        exits = sorted(r["exit_s"] for r in sigterm if r["exit"] != 0)
+        lost = [r["lost"] for r in sigterm]
+        lines += [
+            f"{len(sigterm)} trials: {sum(r['exit'] == 143 for r in sigterm)} exited 143, "
+            f"{sum(r['exit'] == 0 for r in sigterm)} had finished first; time to exit after "
+            f"SIGTERM {exits[0] if exits else '-'} to {exits[-1] if exits else '-'} s (limit "
+            f"{MAX_EXIT_S:g} s); iterations lost {min(lost)} to {max(lost)}; every restart "
+            f"resumed from the newest checkpoint and ended at iteration {STOP_AT} with the "
+            f"model exported.",
+            "",
+            "| trial | SIGTERM at (s) | phase | exit | exit after (s) | last iteration | "
+            "newest checkpoint | restart | iterations lost | final |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sorted(sigterm, key=lambda r: r["trial"]):
+            lines.append(
+                f"| {r['trial']} | {r['signal_s']} | {r['phase']} | {r['exit']} | {r['exit_s']} "
+                f"| {r['last_iteration']} | {r['checkpoint']} | {r['restart']} | {r['lost']} "
+                f"| {r['final']} |"
+            )
+        lines.append("")
+    if bad:
+        seconds = sorted(r["seconds"] for r in bad)
+        lines += [
+            f"{len(bad)} bad inputs: {sum(r['exit'] == 1 for r in bad)} exited 1, "
+            f"{sum(r['one_line'] for r in bad)} with one line (< 1024 characters) in "
+            f"output/failure; median {seconds[len(seconds) // 2]} s to fail.",
+            "",
+            "| bad input | exit | seconds | output/failure |",
+            "|---|---|---|---|",
+        ]
+        for r in sorted(bad, key=lambda r: r["case"]):
+            shown = r["failure"].replace("|", "\\|")
+            shown = shown if len(shown) <= 160 else shown[:157] + "..."
+            lines.append(f"| {r['case']} | {r['exit']} | {r['seconds']} | {shown} |")
+        lines.append("")
+    return "\n".join(lines)
