@@ -93,7 +93,9 @@ def test_the_readme_zero_code_job_trains_exports_and_reports_metrics(readme_job)
     # The SDK's own default Ray metric definitions, as old notebooks and tuning jobs use them
     sdk = {d["Name"]: d["Regex"] for d in run.result["sdk_ray_metrics"]}
     rewards = values(lines, sdk["episode_reward_mean"])
-    assert rewards and rewards[-1] >= 450
+    # Each is one iteration's mean; the stop compared the last 10+ episodes' mean (>= 450),
+    # so at least one iteration among them averaged 450 or more.
+    assert rewards and max(rewards) >= 450 and rewards[-1] > rewards[0]
     assert values(lines, sdk["episode_reward_max"])
     # and the image's metric-definitions, as the README passes them
     image_defs = {d["Name"]: d["Regex"] for d in run.result["metric_definitions"]}
@@ -127,7 +129,11 @@ def test_the_exported_policy_balances_the_pole(readme_job):
 
 
 def test_the_trained_model_is_served_by_model_deploy(readme_job, image, tmp_path):
-    run, _ = readme_job
+    import numpy as np
+    import onnxruntime
+
+    run, model = readme_job
+    observations = [[0.0, 0.0, 0.05, 0.0], [0.01, -0.3, -0.05, 0.4], [0.1, 0.2, 0.0, -0.2]]
     served = run_local(
         f"""
         from sagemaker.deserializers import JSONDeserializer
@@ -141,8 +147,8 @@ def test_the_trained_model_is_served_by_model_deploy(readme_job, image, tmp_path
         predictor.serializer = JSONSerializer()
         predictor.deserializer = JSONDeserializer()
         try:
-            report(one=predictor.predict([0.0, 0.0, 0.05, 0.0]),
-                   batch=predictor.predict([[0.0, 0.0, 0.05, 0.0], [0.0, 0.0, -0.05, 0.0]]))
+            report(one=predictor.predict({observations[0]!r}),
+                   batch=predictor.predict({observations!r}))
         finally:
             predictor.delete_endpoint()
         """,
@@ -150,9 +156,11 @@ def test_the_trained_model_is_served_by_model_deploy(readme_job, image, tmp_path
         tmp_path,
     )
     assert served.returncode == 0, served.output[-4000:]
-    # pole leaning right: push right (1); leaning left: push left (0)
-    assert served.result["one"] == {"actions": 1}
-    assert served.result["batch"] == {"actions": [1, 0]}
+    # The endpoint answers what the exported policy computes.
+    session = onnxruntime.InferenceSession(str(model / "policy.onnx"))
+    (expected,) = session.run(["actions"], {"observations": np.array(observations, np.float32)})
+    assert served.result["one"] == {"actions": int(expected[0])}
+    assert served.result["batch"] == {"actions": expected.tolist()}
 
 
 # ---- the README, script mode ----------------------------------------------------------------
