@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
+from sagemaker_rl_container import signals
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import UserError
 
@@ -380,6 +381,7 @@ class Head:
 
         self.status.finish(succeeded, reason)
         ray.shutdown()
+        signals.install()  # ray.shutdown resets SIGTERM's handler (see RayTrainer.close)
         self.node.stop()
 
 

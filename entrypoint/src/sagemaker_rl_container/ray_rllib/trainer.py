@@ -256,6 +256,9 @@ class RayTrainer(Trainer):
                 self.algo.stop()
         finally:
             ray.shutdown()
+            # Ray's shutdown resets SIGTERM to its default action underneath Python (a SIGTERM
+            # then killed the job while it wrote its summary): the handler goes back in.
+            signals.install()
 
 
 def _cluster_resources() -> algorithm_config.Resources:
