@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sagemaker_rl_container.coach.config import coach_settings
 from sagemaker_rl_container.config import OVERRIDE_SETTING, JobConfig, Setting, settings_of
+from sagemaker_rl_container.ray_rllib import algorithm_config, sizing
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "hyperparameters.md"
@@ -37,9 +38,29 @@ yours (your script, preset or environment reads them); the job logs that it does
 
 RAY_NOTES = """\
 When no `rl_stop_*` is set, training stops at the environment's registered reward threshold (if
-it has one, judged as `rl_stop_mean_return` is) or after 100 iterations. How resources and the
-zero-code PPO defaults are chosen: [training.md](training.md#resources-and-defaults).
+it has one, judged as `rl_stop_mean_return` is) or after 100 iterations. The zero-code PPO
+defaults: [training.md](training.md#resources-and-defaults); how a job sizes itself to the
+instance: [below](#how-a-zero-code-job-sizes-itself-to-the-instance).
 """
+
+
+def sizing_section() -> str:
+    ppo = algorithm_config.ZERO_CODE_DEFAULTS["PPO"]
+    envs = ppo["env_runners"]["num_envs_per_env_runner"]
+    batch = ppo["training"]["train_batch_size_per_learner"]
+    rule = sizing.__doc__.split("The rule:", 1)[1].strip()
+    rule = rule.replace("`MIN_STEPS_PER_ENV`", str(sizing.MIN_STEPS_PER_ENV))
+    return (
+        "## How a zero-code job sizes itself to the instance\n\n"
+        "From the CPUs and GPUs of the instance (of every host together on a multi-host job), "
+        "unless an `rl.*` override sets the value (ray_rllib/sizing.py):\n\n"
+        f"{rule}\n\n"
+        f"Zero-code PPO ({envs} envs per runner, a {batch}-step batch) on some instance shapes:\n\n"
+        + sizing.table((2, 8, 32, 72), (0, 1, 4, 8), envs_per_runner=envs, batch=batch)
+        + "\nA script-mode config keeps its own choices; one that leaves RLlib's default number "
+        "of env runners gets as many as the CPUs allow when the default does not fit.\n"
+    )
+
 
 COACH_NOTES = """\
 `rl_preset` works as well as `RLCOACH_PRESET`. Overrides: [coach.md](coach.md#hyperparameters).
@@ -61,6 +82,7 @@ def render() -> str:
             "## Ray RLlib images\n",
             table([*settings_of(JobConfig), OVERRIDE_SETTING]),
             RAY_NOTES,
+            sizing_section(),
             "## RL Coach images\n",
             table(coach_settings()),
             COACH_NOTES,

@@ -98,6 +98,9 @@ def test_sigterm_at_a_random_moment_then_restart(tmp_path, trial):
         row.update(restart="not needed", lost=0, final=max(trained), outcome="finished first")
         rows["sigterm"].append(row)
         return
+    if returncode != 128 + signal.SIGTERM:  # recorded in the results, then failed
+        row.update(restart="-", lost="-", final="-", outcome=f"FAILED: exit {returncode}")
+        rows["sigterm"].append(row)
     assert returncode == 128 + signal.SIGTERM, first[-3000:]
     assert to_exit <= MAX_EXIT_S
     assert failure.exists() and "\n" not in failure.read_text().strip()
@@ -180,25 +183,27 @@ def render() -> str:
         "",
     ]
     if sigterm:
-        exits = sorted(r["exit_s"] for r in sigterm if r["exit"] != 0)
-        lost = [r["lost"] for r in sigterm]
+        exits = sorted(r["exit_s"] for r in sigterm if r["exit"] == 143)
+        lost = [r["lost"] for r in sigterm if isinstance(r["lost"], int)]
+        failed = [r for r in sigterm if str(r["outcome"]).startswith("FAILED")]
         lines += [
             f"{len(sigterm)} trials: {sum(r['exit'] == 143 for r in sigterm)} exited 143, "
-            f"{sum(r['exit'] == 0 for r in sigterm)} had finished first; time to exit after "
-            f"SIGTERM {exits[0] if exits else '-'} to {exits[-1] if exits else '-'} s (limit "
-            f"{MAX_EXIT_S:g} s); iterations lost {min(lost)} to {max(lost)}; every restart "
-            f"resumed from the newest checkpoint and ended at iteration {STOP_AT} with the "
-            f"model exported.",
+            f"{sum(r['exit'] == 0 for r in sigterm)} had finished first, {len(failed)} failed; "
+            f"time to exit after SIGTERM {exits[0] if exits else '-'} to "
+            f"{exits[-1] if exits else '-'} s (limit {MAX_EXIT_S:g} s); iterations lost "
+            f"{min(lost, default='-')} to {max(lost, default='-')}; every restart of a trial "
+            f"that exited 143 resumed from the newest checkpoint and ended at iteration "
+            f"{STOP_AT} with the model exported.",
             "",
             "| trial | SIGTERM at (s) | phase | exit | exit after (s) | last iteration | "
-            "newest checkpoint | restart | iterations lost | final |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "newest checkpoint | restart | iterations lost | final | outcome |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in sorted(sigterm, key=lambda r: r["trial"]):
             lines.append(
                 f"| {r['trial']} | {r['signal_s']} | {r['phase']} | {r['exit']} | {r['exit_s']} "
                 f"| {r['last_iteration']} | {r['checkpoint']} | {r['restart']} | {r['lost']} "
-                f"| {r['final']} |"
+                f"| {r['final']} | {r['outcome']} |"
             )
         lines.append("")
     if bad:

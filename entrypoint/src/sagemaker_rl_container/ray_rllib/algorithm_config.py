@@ -15,7 +15,7 @@ from typing import Any
 
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.ray_rllib import evaluation, offline, overrides
+from sagemaker_rl_container.ray_rllib import evaluation, offline, overrides, sizing
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,10 @@ SINGLE_HOST_DEFAULTS: dict[str, dict[str, Any]] = {
 COMMON_ZERO_CODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "debugging": {"log_sys_usage": False},
 }
+
+
+# On-policy algorithms whose batch grows with the env runners (sizing.MIN_STEPS_PER_ENV).
+SIZED_BATCH_ALGORITHMS = ("PPO", "APPO", "IMPALA")
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,8 @@ def build(
         _set_zero_code_defaults(config, job.overrides, single_host)
         _set_resource_defaults(config, resources, job.overrides)
         evaluation.configure(config, evaluation_episodes)
+    elif check:
+        _size_script_config(config, resources, job.overrides)
     if job.seed is not None:
         config.debugging(seed=job.seed)
     offline.configure(config, job.overrides, dataset_input, dataset_output)
@@ -184,16 +190,58 @@ def _set_zero_code_defaults(config: Any, user_overrides: dict, single_host: bool
 
 
 def _set_resource_defaults(config: Any, resources: Resources, user_overrides: dict) -> None:
-    """Use this host's CPUs and GPUs unless the user chose explicitly."""
+    """Size a zero-code job to this host (or cluster) by sizing.plan, unless the user chose."""
+    batch = None
+    if (
+        algorithm_name(config) in SIZED_BATCH_ALGORITHMS
+        and "training.train_batch_size_per_learner" not in user_overrides
+    ):
+        batch = int(config.train_batch_size_per_learner or config.train_batch_size)
+    chosen = sizing.plan(
+        resources.cpus,
+        resources.gpus,
+        envs_per_runner=int(config.num_envs_per_env_runner or 1),
+        batch_size=batch,
+        cpus_for_driver=float(config.num_cpus_for_main_process),
+        cpus_per_runner=float(config.num_cpus_per_env_runner),
+    )
     if "env_runners.num_env_runners" not in user_overrides:
-        # One CPU stays with the driver, which also hosts the (local) learner.
-        spare = max(0, resources.cpus - int(config.num_cpus_for_main_process))
-        runners = spare // max(1, int(config.num_cpus_per_env_runner))
-        # A single remote runner only adds inter-process traffic: sampling and learning take
-        # turns either way, so with one spare CPU the driver samples itself.
-        config.env_runners(num_env_runners=runners if runners > 1 else 0)
-    if resources.gpus > 0 and "learners.num_gpus_per_learner" not in user_overrides:
-        config.learners(num_gpus_per_learner=1)
+        config.env_runners(num_env_runners=chosen.num_env_runners)
+    if chosen.train_batch_size_per_learner is not None:
+        config.training(train_batch_size_per_learner=chosen.train_batch_size_per_learner)
+    if resources.gpus > 0:
+        if "learners.num_gpus_per_learner" not in user_overrides:
+            config.learners(num_gpus_per_learner=chosen.num_gpus_per_learner)
+        if "learners.num_learners" not in user_overrides:
+            config.learners(num_learners=chosen.num_learners)
+        if not config.enable_rl_module_and_learner and "resources.num_gpus" not in user_overrides:
+            config.resources(num_gpus=chosen.num_gpus)
+
+
+def _size_script_config(config: Any, resources: Resources, user_overrides: dict) -> None:
+    """A script's config that kept RLlib's default number of env runners gets as many as this
+    host has CPUs for (RLlib's default of 2 does not fit a 2-vCPU instance); a number the
+    script chose itself is kept, and checked."""
+    if "env_runners.num_env_runners" in user_overrides:
+        return
+    _, default = default_config(algorithm_name(config))
+    if int(config.num_env_runners) != int(default.num_env_runners):
+        return
+    chosen = sizing.plan(
+        resources.cpus,
+        resources.gpus,
+        cpus_for_driver=float(config.num_cpus_for_main_process),
+        cpus_per_runner=float(config.num_cpus_per_env_runner),
+    )
+    if chosen.num_env_runners < int(config.num_env_runners):
+        logger.info(
+            "The script's config keeps RLlib's default of %d env runners, more than %d CPUs "
+            "allow: using %d",
+            int(config.num_env_runners),
+            resources.cpus,
+            chosen.num_env_runners,
+        )
+        config.env_runners(num_env_runners=chosen.num_env_runners)
 
 
 def check_resources(config: Any, resources: Resources) -> None:
