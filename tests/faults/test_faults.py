@@ -30,25 +30,26 @@ pytestmark = pytest.mark.faults
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SEED = 20261129
 TRIALS = 10
-STOP_AT = 30
-# Start-up takes a few seconds and training about half a second an iteration: this window
-# covers start-up, training, checkpoints, the end and export.
-LATEST_SIGNAL_S = 24.0
+STOP_AT = 120
+# Start-up takes a few seconds and training about a tenth of a second an iteration: this
+# window covers start-up, training, checkpoints, the end and export.
+LATEST_SIGNAL_S = 20.0
 MAX_EXIT_S = 60.0
 
 HYPERPARAMETERS = {
     **QUICK_PPO,
     "rl_stop_iterations": str(STOP_AT),
-    "rl_checkpoint_frequency": "4",
+    "rl_checkpoint_frequency": "10",
 }
 
-rows: dict[str, list[dict]] = {"sigterm": [], "bad_input": []}
+rows: dict[str, list[dict]] = {"sigterm": [], "sigkill": [], "bad_input": []}
+SIGKILL_TRIALS = 3
 
 
 @pytest.fixture(scope="module", autouse=True)
 def results_file():
     yield
-    if rows["sigterm"] or rows["bad_input"]:
+    if any(rows.values()):
         RESULTS.write_text(render())
 
 
@@ -126,6 +127,39 @@ def test_sigterm_at_a_random_moment_then_restart(tmp_path, trial):
     rows["sigterm"].append(row)
 
 
+@pytest.mark.parametrize("trial", range(SIGKILL_TRIALS))
+def test_sigkill_while_checkpointing_every_iteration_then_restart(tmp_path, trial):
+    """SIGKILL gives no chance to clean up: with a checkpoint after every iteration it often
+    lands inside a save. The restart must find only complete checkpoints, clear what the save
+    left, resume from the newest and finish."""
+    hyperparameters = {**HYPERPARAMETERS, "rl_checkpoint_frequency": "1"}
+    root = make_job(tmp_path / "job", hyperparameters)
+    log_path = tmp_path / "first.log"
+    proc = start_train(root, log_path)
+    deadline = time.monotonic() + 120
+    while "Iteration 5:" not in log_path.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-2000:]
+        time.sleep(0.05)
+    time.sleep(random.Random(SEED + 100 + trial).uniform(0.0, 1.0))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    staged = [p.name for p in root.glob(".checkpoints-staging/*")]
+    saved = newest_checkpoint(root)
+
+    make_job(root, hyperparameters)
+    result = run_train(root, timeout=600)
+    row = {"trial": trial, "newest_checkpoint": saved, "staged_left": len(staged)}
+    rows["sigkill"].append(row)
+    assert result.returncode == 0, result.log[-3000:]
+    resumed = re.search(r"Resumed from checkpoint-(\d+)", result.log)
+    assert resumed and int(resumed[1]) == saved
+    assert not list(root.glob(".checkpoints-staging/*"))  # what the kill left is cleared
+    assert not [p for p in (root / "checkpoints").iterdir() if p.name.startswith(".")]
+    meta = json.loads((root / "model" / "metadata.json").read_text())
+    assert meta["training"]["iterations"] == STOP_AT
+    row.update(resumed=int(resumed[1]), final=meta["training"]["iterations"], outcome="ok")
+
+
 def phase_of(log: str) -> str:
     if "Model exported" in log:
         return "export or after"
@@ -178,7 +212,7 @@ def render() -> str:
         "# Fault injection results",
         "",
         f"Written by `make test-faults` (tests/faults/test_faults.py) on {date.today()}: "
-        f"a PPO CartPole job of {STOP_AT} iterations (checkpoints every 4), SIGTERM at a "
+        f"a PPO CartPole job of {STOP_AT} iterations (checkpoints every 10), SIGTERM at a "
         f"seeded random moment (seed {SEED}), then a restart on the same directory.",
         "",
     ]
@@ -204,6 +238,24 @@ def render() -> str:
                 f"| {r['trial']} | {r['signal_s']} | {r['phase']} | {r['exit']} | {r['exit_s']} "
                 f"| {r['last_iteration']} | {r['checkpoint']} | {r['restart']} | {r['lost']} "
                 f"| {r['final']} | {r['outcome']} |"
+            )
+        lines.append("")
+    kills = rows["sigkill"]
+    if kills:
+        lines += [
+            f"{len(kills)} SIGKILLs with a checkpoint after every iteration: "
+            f"{sum(r['staged_left'] > 0 for r in kills)} landed inside a save (its staging "
+            f"directory was left behind, outside /opt/ml/checkpoints); every restart resumed "
+            f"from the newest complete checkpoint: "
+            f"{sum(r.get('outcome') == 'ok' for r in kills)} of {len(kills)}.",
+            "",
+            "| trial | newest complete checkpoint | staging left by the kill | resumed from | final |",
+            "|---|---|---|---|---|",
+        ]
+        for r in kills:
+            lines.append(
+                f"| {r['trial']} | {r['newest_checkpoint']} | {r['staged_left']} | "
+                f"{r.get('resumed', '-')} | {r.get('final', '-')} |"
             )
         lines.append("")
     if bad:

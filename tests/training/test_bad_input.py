@@ -237,3 +237,21 @@ def test_missing_output_directory_is_created_so_the_outcome_is_recorded(tmp_path
     result = run_train(root, timeout=60)
     assert result.returncode == 1
     assert "rl_algorithm 'NOPE'" in result.failure
+
+
+def test_a_corrupt_source_tarball_is_named_not_reported_as_a_missing_program(tmp_path):
+    import json
+
+    tarball = tmp_path / "sourcedir.tar.gz"
+    tarball.write_bytes(b"\x1f\x8b\x08\x00 this is not the archive that was uploaded")
+    root = make_job(tmp_path / "job", {}, program="train.py")
+    config = root / "input" / "config" / "hyperparameters.json"
+    hyperparameters = json.loads(config.read_text())
+    hyperparameters["sagemaker_submit_directory"] = json.dumps(str(tarball))
+    config.write_text(json.dumps(hyperparameters))
+    result = run_train(root, timeout=120)
+    assert result.returncode == 1
+    assert result.failure == (
+        f"sagemaker_submit_directory '{tarball}' is not a readable .tar.gz archive: upload the "
+        "source directory again"
+    )

@@ -40,6 +40,14 @@ def _locate(contract: TrainingContract) -> Path | None:
     if submitted and submitted != str(contract.code_dir):
         from sagemaker_training import files
 
+        local = Path(submitted)
+        if local.is_file() and submitted.endswith((".tar.gz", ".tgz")) and not _is_tarball(local):
+            # sagemaker-training would copy it as a plain file; the job then "lacks" its program.
+            raise UserError(
+                f"sagemaker_submit_directory {submitted!r} is not a readable .tar.gz archive: "
+                f"upload the source directory again"
+            )
+
         logger.info("Fetching source directory %s into %s", submitted, contract.code_dir)
         try:
             files.download_and_extract(submitted, str(contract.code_dir))
@@ -51,3 +59,14 @@ def _locate(contract: TrainingContract) -> Path | None:
     if contract.code_dir.is_dir() and any(contract.code_dir.iterdir()):
         return contract.code_dir
     return None
+
+
+def _is_tarball(path: Path) -> bool:
+    import tarfile
+
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            archive.getmembers()
+    except (tarfile.TarError, OSError, EOFError):
+        return False
+    return True

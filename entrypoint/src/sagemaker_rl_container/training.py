@@ -82,7 +82,7 @@ def _run_zero_code(contract: TrainingContract) -> None:
     job = JobConfig.from_hyperparameters(contract.hyperparameters)
     log_unused_hyperparameters(contract.hyperparameters, "your code")
     source_dir.prepare(contract)
-    trainer.run(contract, job)
+    trainer.run(contract, job, ends_process=True)
 
 
 def _run_coach(contract: TrainingContract) -> None:

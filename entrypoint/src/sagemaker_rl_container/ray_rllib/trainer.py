@@ -3,6 +3,7 @@ iteration at a time, save and restore its state, export its policy."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from collections.abc import Callable
@@ -48,8 +49,10 @@ def run(
     job: JobConfig,
     base_config: Any | None = None,
     before_build: Callable[[], None] | None = None,
+    ends_process: bool = False,
 ) -> TrainingSummary:
-    """Train as `job` says. `base_config`/`before_build` come from a script-mode launcher.
+    """Train as `job` says. `base_config`/`before_build` come from a script-mode launcher;
+    `ends_process`: the process exits once this returns (the image's own `train`).
 
     On a multi-host job this runs on the head host only (see cluster.py); the outcome is
     published to the other hosts whichever way it goes.
@@ -60,6 +63,7 @@ def run(
         head = cluster.Head(contract, nodes, job.cluster_timeout)
     try:
         trainer = RayTrainer(contract, job, base_config, before_build, head)
+        trainer.ends_process = ends_process and head is None
         settings = JobSettings(
             job.checkpoint_frequency, job.checkpoint_keep, trainer.stop, job.checkpoint_seconds
         )
@@ -125,6 +129,7 @@ class RayTrainer(Trainer):
         )
         self.algo: Any = None
         self._ray_started = False
+        self.ends_process = False
 
     def _build_config(self, resources: algorithm_config.Resources, check: bool) -> Any:
         return algorithm_config.build(
@@ -250,6 +255,16 @@ class RayTrainer(Trainer):
         if not self._ray_started:
             return
         import ray
+
+        if error is None and self.ends_process:
+            # The job is done and its process about to exit: Ray's processes end with it.
+            # ray.shutdown() would only cost time, and it resets SIGTERM's disposition
+            # underneath Python, so a SIGTERM in that second killed the finished job before
+            # its success marker was written (make test-faults found it). algo.stop() still
+            # runs: it flushes what env runners record (rl_record_dataset).
+            self.algo.stop()
+            atexit.unregister(ray.shutdown)
+            return
 
         try:
             if self.algo is not None:
