@@ -108,7 +108,7 @@ def apply_overrides(graph_manager: Any, config: CoachConfig) -> None:
     types = override_types()
     for item in config.overrides:
         value = overrides.apply(graph_manager, item, types)
-        logger.info("Override %s = %r", item.key, value)
+        logger.info("Override %s = %s", item.key, _shown(value))
 
 
 def set_framework(graph_manager: Any) -> None:
@@ -171,3 +171,9 @@ def point_dataset(graph_manager: Any, contract: TrainingContract, config: CoachC
         )
     dataset.filepath = str(chosen)
     logger.info("Batch RL dataset: %s", chosen)
+
+
+def _shown(value: Any) -> str:
+    """A value as a person reads it: Coach's step counts by their number, not their address."""
+    steps = getattr(value, "num_steps", None)
+    return f"{type(value).__name__}({steps})" if steps is not None else repr(value)

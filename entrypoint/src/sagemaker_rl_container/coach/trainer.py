@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 COUNTERS = ("EnvironmentEpisodes", "EnvironmentSteps", "TrainingSteps")
 AGENT_COUNTERS = ("total_steps_counter", "current_episode", "training_iteration", "training_epoch")
+# The graph manager's schedule (Coach's ScheduleParameters).
+SCHEDULE = ("improve_steps", "steps_between_evaluation_periods", "evaluation_steps", "heatup_steps")
 # What a Coach checkpoint's manifest keeps of the run, besides Coach's own files.
 STATE_KEY = "coach"
 
@@ -81,7 +83,11 @@ class CoachTrainer(Trainer):
         self.settings_digest = settings_digest(
             {
                 "preset": config.preset,
-                "overrides": {o.key: o.value for o in config.overrides},
+                # The schedule (how long to train, how often to evaluate) is when training
+                # stops, not what it trains: a restart may extend it.
+                "overrides": {
+                    o.key: o.value for o in config.overrides if o.path[0] not in SCHEDULE
+                },
                 "seed": config.seed,
             }
         )
