@@ -147,6 +147,31 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(coach_image,
     assert result.metric_lines()[0]["iteration"] == "3"
 
 
+def test_another_jobs_checkpoints_and_one_without_its_manifest_are_not_resumed(
+    coach_image, tmp_path
+):
+    # Two training jobs given the same checkpoint location (SageMaker names each job), and a
+    # copy synced without its manifest.
+    _, image = coach_image
+    root = coach_job(tmp_path / "job", "preset-cartpole-dqn")
+    first = run_job(image, root, "-e", "TRAINING_JOB_NAME=coach-dqn-1", timeout=600)
+    assert first.returncode == 0, first.log[-4000:]
+    (root / "checkpoints" / "checkpoint-000003" / "checkpoint.json").unlink()
+
+    coach_job(root, "preset-cartpole-dqn", **{"rl.improve_steps:EnvironmentSteps": "1000"})
+    second = run_job(image, root, "-e", "TRAINING_JOB_NAME=coach-dqn-2", timeout=600)
+    assert second.returncode == 0, second.log[-4000:]
+    assert "Not resuming the 2 checkpoint(s) of training job coach-dqn-1" in second.log
+    assert "Resumed from" not in second.log
+    assert second.metric_lines()[0]["iteration"] == "1"  # a fresh start
+    jobs = {
+        p.parent.name: read_json(p).get("job")
+        for p in (root / "checkpoints").glob("checkpoint-*/checkpoint.json")
+    }
+    # the other job's newer checkpoint is left alone (pruning keeps to this job's own)
+    assert jobs == {"checkpoint-000001": "coach-dqn-2", "checkpoint-000002": "coach-dqn-1"}
+
+
 def test_custom_environment_from_the_source_directory(coach_image, tmp_path):
     _, image = coach_image
     root = coach_job(tmp_path / "job", "preset-knapsack-clippedppo")
