@@ -129,9 +129,9 @@ def test_sigterm_at_a_random_moment_then_restart(tmp_path, trial):
 
 @pytest.mark.parametrize("trial", range(SIGKILL_TRIALS))
 def test_sigkill_while_checkpointing_every_iteration_then_restart(tmp_path, trial):
-    """SIGKILL gives no chance to clean up: with a checkpoint after every iteration it often
-    lands inside a save. The restart must find only complete checkpoints, clear what the save
-    left, resume from the newest and finish."""
+    """SIGKILL gives no chance to clean up: it is sent the moment a save is writing its files
+    (checkpoints after every iteration). The restart must find only complete checkpoints,
+    clear what the save left, resume from the newest and finish."""
     hyperparameters = {**HYPERPARAMETERS, "rl_checkpoint_frequency": "1"}
     root = make_job(tmp_path / "job", hyperparameters)
     log_path = tmp_path / "first.log"
@@ -141,6 +141,12 @@ def test_sigkill_while_checkpointing_every_iteration_then_restart(tmp_path, tria
         assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-2000:]
         time.sleep(0.05)
     time.sleep(random.Random(SEED + 100 + trial).uniform(0.0, 1.0))
+    # Then kill it the moment a save is writing its files (a staging directory with content).
+    staging = root / ".checkpoints-staging"
+    while time.monotonic() < deadline and proc.poll() is None:
+        if staging.is_dir() and any(any(p.iterdir()) for p in staging.iterdir() if p.is_dir()):
+            break
+        time.sleep(0.001)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     staged = [p.name for p in root.glob(".checkpoints-staging/*")]
@@ -243,10 +249,10 @@ def render() -> str:
     kills = rows["sigkill"]
     if kills:
         lines += [
-            f"{len(kills)} SIGKILLs with a checkpoint after every iteration: "
-            f"{sum(r['staged_left'] > 0 for r in kills)} landed inside a save (its staging "
-            f"directory was left behind, outside /opt/ml/checkpoints); every restart resumed "
-            f"from the newest complete checkpoint: "
+            f"{len(kills)} SIGKILLs sent the moment a save was writing its files: "
+            f"{sum(r['staged_left'] > 0 for r in kills)} landed inside the save (its staging "
+            f"directory was left behind, outside /opt/ml/checkpoints); restarts that resumed "
+            f"from the newest complete checkpoint and finished: "
             f"{sum(r.get('outcome') == 'ok' for r in kills)} of {len(kills)}.",
             "",
             "| trial | newest complete checkpoint | staging left by the kill | resumed from | final |",
