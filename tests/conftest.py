@@ -160,6 +160,19 @@ def build_wheel(directory: Path) -> str:
     return name
 
 
+def sigterm_once_logged(root: Path, log_path: Path, needle: str) -> str:
+    """Start `train` on `root`, send SIGTERM once `needle` is logged, check it exits 143 within
+    30 s (SageMaker allows 120) and return its one-line failure."""
+    proc = start_train(root, log_path)
+    wait_for_line(log_path, needle, proc, timeout=180)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    returncode = proc.wait(timeout=60)
+    assert time.monotonic() - sent < 30
+    assert returncode == 128 + signal.SIGTERM, log_path.read_text()[-2000:]
+    return (root / "output" / "failure").read_text()
+
+
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 

@@ -53,9 +53,15 @@ def values(lines: list[str], regex: str, anchored: bool = False) -> list[float]:
     return found
 
 
+def metadata_of(model_data: str, into: Path) -> dict:
+    """The exported model's metadata.json, from its model.tar.gz."""
+    return json.loads((extract(model_data, into) / "metadata.json").read_text())
+
+
 def failure_of(run_dir: Path) -> str:
     """output/failure of a job that failed, from the output.tar.gz local mode left."""
-    (archive,) = run_dir.glob("containers/*/compressed_artifacts/output.tar.gz")
+    # SDK v2 nests it a directory deeper than v3
+    (archive,) = run_dir.glob("containers/**/compressed_artifacts/output.tar.gz")
     with tarfile.open(archive) as output:
         return output.extractfile("failure").read().decode()
 
@@ -174,9 +180,7 @@ def test_the_readme_script_mode_job_runs_its_launcher(image, tmp_path):
         tmp_path,
     )
     assert run.returncode == 0, run.output[-4000:]
-    meta = json.loads(
-        (extract(run.result["model_data"], tmp_path / "model") / "metadata.json").read_text()
-    )
+    meta = metadata_of(run.result["model_data"], tmp_path / "model")
     assert meta["env"] == "corridor-v0" and meta["env_config"] == {"length": 4}
     assert meta["training"]["iterations"] == 3
 
@@ -247,9 +251,7 @@ def test_two_instances_form_one_ray_cluster_and_both_exit_0(image, tmp_path):
     assert len(hosts) == 2, hosts
     placement = next(line for line in run.container_lines() if "Env runners per host: " in line)
     assert all(f"{host} x" in placement for host in hosts), placement
-    meta = json.loads(
-        (extract(run.result["model_data"], tmp_path / "model") / "metadata.json").read_text()
-    )
+    meta = metadata_of(run.result["model_data"], tmp_path / "model")
     assert meta["training"]["hosts"] == 2 and meta["training"]["iterations"] == 3
     assert container_exit_codes(run) == dict.fromkeys(hosts, 0)
 
@@ -378,7 +380,7 @@ trainer.train()
     )
     assert run.returncode == 0, run.output[-4000:]
     (archive,) = (tmp_path / "containers").glob("compressed_artifacts/model.tar.gz")
-    meta = json.loads((extract(str(archive), tmp_path / "model") / "metadata.json").read_text())
+    meta = metadata_of(str(archive), tmp_path / "model")
     assert meta["training"]["iterations"] == 2
     assert any("Reporting training SUCCESS" in line for line in run.container_lines())
 
@@ -410,7 +412,7 @@ except RuntimeError as error:
     )
     assert good.result.get("ok"), good.output[-4000:]
     (archive,) = (tmp_path / "good" / "containers").glob("compressed_artifacts/model.tar.gz")
-    meta = json.loads((extract(str(archive), tmp_path / "model") / "metadata.json").read_text())
+    meta = metadata_of(str(archive), tmp_path / "model")
     assert meta["env"] == "corridor-v0" and meta["env_config"] == {"length": 4}
 
     # A bad setting: the launcher's one line, not the driver's generic message.
@@ -419,7 +421,5 @@ except RuntimeError as error:
         'HYPERPARAMETERS = {"rl_stop_iteration": 2}\n' + program, image, tmp_path / "bad", sdk="v3"
     )
     assert bad.result.get("ok") is False, bad.output[-4000:]
-    (archive,) = (tmp_path / "bad" / "containers").glob("compressed_artifacts/output.tar.gz")
-    with tarfile.open(archive) as output:
-        failure = output.extractfile("failure").read().decode()
+    failure = failure_of(tmp_path / "bad")
     assert failure.startswith("unknown hyperparameter rl_stop_iteration (did you mean ")

@@ -9,7 +9,15 @@ import time
 
 import pytest
 
-from conftest import QUICK_PPO, JobResult, make_job, run_train, start_train, wait_for_line
+from conftest import (
+    QUICK_PPO,
+    JobResult,
+    make_job,
+    run_train,
+    sigterm_once_logged,
+    start_train,
+    wait_for_line,
+)
 
 
 def test_sigterm_checkpoints_promptly_and_a_rerun_continues_the_count(tmp_path):
@@ -20,14 +28,7 @@ def test_sigterm_checkpoints_promptly_and_a_rerun_continues_the_count(tmp_path):
     }
     root = make_job(tmp_path / "job", hyperparameters)
     log = tmp_path / "first.log"
-    proc = start_train(root, log)
-    wait_for_line(log, "Iteration 3:", proc, timeout=180)
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    returncode = proc.wait(timeout=60)
-    assert time.monotonic() - sent < 30
-    assert returncode == 128 + signal.SIGTERM, log.read_text()[-2000:]
-    failure = (root / "output" / "failure").read_text()
+    failure = sigterm_once_logged(root, log, "Iteration 3:")
     interrupted_at = int(re.search(r"interrupted by SIGTERM after iteration (\d+)", failure)[1])
     assert interrupted_at >= 3
     assert not (root / "output" / "success").exists()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +15,7 @@ from conftest import (
     make_job,
     read_json,
     run_train,
-    start_train,
-    wait_for_line,
+    sigterm_once_logged,
 )
 
 SOURCES = Path(__file__).parent / "sources"
@@ -117,15 +114,8 @@ def test_sigterm_reaches_the_program_which_checkpoints_and_exits_143(tmp_path):
         tmp_path / "job", hyperparameters, source_dir=SOURCES / "corridor", program="train.py"
     )
     log = tmp_path / "first.log"
-    proc = start_train(root, log)
-    wait_for_line(log, "Iteration 2:", proc, timeout=180)
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    returncode = proc.wait(timeout=60)
-    assert time.monotonic() - sent < 30
-    assert returncode == 128 + signal.SIGTERM, log.read_text()[-2000:]
+    failure = sigterm_once_logged(root, log, "Iteration 2:")
     assert "SIGTERM received: passed on to the training program" in log.read_text()
-    failure = (root / "output" / "failure").read_text()
     assert re.fullmatch(r"training interrupted by SIGTERM after iteration \d+; .*", failure)
     iteration = int(re.search(r"after iteration (\d+)", failure)[1])
     assert (root / "checkpoints" / f"checkpoint-{iteration:06d}" / "checkpoint.json").exists()

@@ -99,6 +99,22 @@ def test_raw_strings_are_decoded_like_json(value, decoded):
             1,
             "hyperparameter rl.agent params: expected rl.<attribute>[.<attribute>...][:<Type>], e.g. rl.agent_params.algorithm.discount=0.99",
         ),
+        # a value of another kind than the preset's current one
+        (
+            "rl.agent_params.algorithm.discount",
+            "high",
+            "hyperparameter rl.agent_params.algorithm.discount='high': expected a number (the preset has 0.99)",
+        ),
+        (
+            "rl.agent_params.algorithm.discount",
+            "True",
+            "hyperparameter rl.agent_params.algorithm.discount=True: expected a number (the preset has 0.99)",
+        ),
+        (
+            "rl.agent_params.network_wrappers",
+            "main",
+            "hyperparameter rl.agent_params.network_wrappers='main': expected an object (the preset has dict)",
+        ),
     ],
 )
 def test_bad_overrides_fail_with_one_line(key, value, message):
@@ -162,29 +178,3 @@ def test_a_plain_estimators_false_sets_false_not_a_truthy_string():
     )
     assert config.apply_stop_condition is False
     assert config.overrides[0].value is None
-
-
-@pytest.mark.parametrize(
-    ("key", "value", "message"),
-    [
-        (
-            "rl.agent_params.algorithm.discount",
-            "high",
-            "hyperparameter rl.agent_params.algorithm.discount='high': expected a number (the preset has 0.99)",
-        ),
-        (
-            "rl.agent_params.algorithm.discount",
-            "True",
-            "hyperparameter rl.agent_params.algorithm.discount=True: expected a number (the preset has 0.99)",
-        ),
-        (
-            "rl.agent_params.network_wrappers",
-            "main",
-            "hyperparameter rl.agent_params.network_wrappers='main': expected an object (the preset has dict)",
-        ),
-    ],
-)
-def test_a_value_of_another_kind_than_the_presets_fails_in_one_line(key, value, message):
-    with pytest.raises(UserError) as error:
-        apply(key, value)
-    assert str(error.value) == message

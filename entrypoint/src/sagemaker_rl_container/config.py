@@ -202,6 +202,11 @@ def decode_value(value: Any) -> Any:
     return decoded
 
 
+def setting_key(field: str) -> str:
+    """The hyperparameter of a JobConfig field: `rl_<field>`."""
+    return SETTING_PREFIX + field
+
+
 @dataclass(frozen=True)
 class Setting:
     """One hyperparameter as the CLI and the generated reference list it."""
@@ -212,7 +217,7 @@ class Setting:
 
 
 def settings_of(
-    model: type[BaseModel], key_of: Callable[[str], str] = lambda field: SETTING_PREFIX + field
+    model: type[BaseModel], key_of: Callable[[str], str] = setting_key
 ) -> list[Setting]:
     """The hyperparameters a config model reads, from its fields (so the lists cannot drift)."""
     listed = []
@@ -241,7 +246,7 @@ OVERRIDE_SETTING = Setting(
 
 def validation_error_line(
     error: ValidationError,
-    key_of: Callable[[str], str] = lambda field: SETTING_PREFIX + field,
+    key_of: Callable[[str], str] = setting_key,
     unknown: Callable[[str], str] | None = None,
 ) -> str:
     """One line for the first problem pydantic found, named by its hyperparameter."""

@@ -31,6 +31,7 @@ from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
 from sagemaker_rl_container.metrics import (
     IterationMetrics,
+    as_float,
     metrics_line,
     print_line,
     ray1_metrics_line,
@@ -302,7 +303,7 @@ class Job:
             iterations=final.iteration,
             timesteps=int(final.manifest["timesteps"]),
             # null in the manifest when no episode has finished yet
-            episode_return_mean=_float(final.manifest.get("episode_return_mean")),
+            episode_return_mean=as_float(final.manifest.get("episode_return_mean")),
             evaluation_return_mean=evaluation[0] if evaluation else self._last_evaluation(),
             stop_reason=reason,
             resumed_from=resumed,
@@ -364,13 +365,6 @@ def settings_digest(settings: dict[str, Any]) -> str:
 
 def json_number(value: float) -> float | None:
     return None if math.isnan(value) else value
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _describe(identity: dict[str, Any]) -> str:

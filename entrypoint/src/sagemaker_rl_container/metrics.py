@@ -12,6 +12,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 # Marks the machine-readable lines. The regexes below match only in a line that carries the
 # tag (anywhere in it: SageMaker local mode prefixes each line with the host's name), so that
@@ -96,6 +97,14 @@ class IterationMetrics:
         }
         values.update({name: self.losses[name] for name in OPTIONAL_METRICS if name in self.losses})
         return values
+
+
+def as_float(value: Any) -> float:
+    """A number from a toolkit's result or a manifest; NaN where there is none."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def format_value(value: float) -> str:

@@ -28,8 +28,7 @@ from sagemaker_rl_container import signals, source_dir
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import TrainingInterrupted, UserError
 
-# Tells the package's launchers inside the program that they run in script mode (the same name
-# as ray_rllib.launcher.SCRIPT_MODE_ENV, which this module must not import: Ray images only).
+# Tells the package's launchers inside the program that they run in script mode.
 SCRIPT_MODE_ENV = "SAGEMAKER_RL_SCRIPT_MODE"
 
 logger = logging.getLogger(__name__)

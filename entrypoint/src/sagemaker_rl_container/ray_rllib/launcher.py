@@ -39,11 +39,10 @@ from sagemaker_rl_container import signals
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import TrainingInterrupted, UserError
+from sagemaker_rl_container.script_mode import SCRIPT_MODE_ENV
 
 logger = logging.getLogger(__name__)
 
-# Set by script mode in the program's environment.
-SCRIPT_MODE_ENV = "SAGEMAKER_RL_SCRIPT_MODE"
 # Set by the SageMaker Python SDK v3's driver (sm_train.sh) for the entry script it runs.
 SDK_V3_ENTRY_SCRIPT_ENV = "SM_ENTRY_SCRIPT"
 

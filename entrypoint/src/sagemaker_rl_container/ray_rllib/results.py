@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from sagemaker_rl_container.metrics import IterationMetrics
+from sagemaker_rl_container.metrics import IterationMetrics, as_float
 
 
 def to_metrics(result: dict[str, Any]) -> IterationMetrics:
@@ -69,10 +68,3 @@ def lifetime_steps(algo: Any) -> int:
     else:
         value = getattr(algo, "_counters", {}).get("num_env_steps_sampled", 0)
     return int(value or 0)
-
-
-def as_float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
