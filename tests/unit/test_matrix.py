@@ -58,7 +58,7 @@ def test_tag_scheme():
     assert matrix.tags(IMAGES["ray-tensorflow-cuda"])[0] == "ray2.60-tf2.21-cu129-py311"
     assert matrix.tags(IMAGES["ray-pytorch-cuda"])[0] == "ray2.60-torch2.13-cu130-py311"
     assert matrix.tags(IMAGES["coach-tensorflow-cpu"])[0] == "coach1.0-tf2.15-cpu-py39"
-    assert matrix.tags(IMAGES["coach-mxnet-cuda"])[0] == "coach1.0-mxnet1.5-cu101-py39"
+    assert matrix.tags(IMAGES["coach-mxnet-cuda"])[0] == "coach1.0-mxnet1.9-cu117-py39"
     pattern = re.compile(r"^[a-z]+\d+\.\d+-[a-z]+\d+\.\d+-(cpu|cu\d+)-py\d+$")
     assert all(pattern.match(image["tag"]) for image in IMAGES.values())
 
@@ -95,7 +95,7 @@ def test_locks_pin_exact_versions_with_hashes(name):
     framework = {
         "tensorflow": ("\ntensorflow==", "\ntensorflow-cpu=="),
         "pytorch": ("\nsympy==",),
-        "mxnet": ("\nmxnet==", "\nmxnet-cu101=="),
+        "mxnet": ("\nmxnet==", "\nmxnet-cu117=="),
     }[IMAGES[name]["framework"]]
     assert any(line in lock for line in framework)
 

@@ -4,8 +4,8 @@ Coach 1.0's `NetworkWrapper` passes `additional_inputs=` to `apply_gradients`, w
 TensorFlow architecture accepts and its MXNet architecture (written for Coach 0.11) does not:
 every MXNet training step failed with a TypeError. `install()` wraps
 `MxnetArchitecture.apply_gradients` to accept and drop that argument (the MXNet architecture
-has no use for it: its gradients already carry everything). MXNet itself must be 1.5.x with
-numpy < 1.24 (the image pins both).
+has no use for it: its gradients already carry everything). MXNet 1.5.x (CPU image) and 1.9.x
+(CUDA image, with a bridge for gluon's `Constant` initializer) run it, with numpy < 1.24.
 
 Batch RL's off-policy evaluation asks a Q network for `predict(outputs=[head.q_values,
 head.softmax])`, TensorFlow tensors Coach's MXNet heads do not have (and MXNet `predict` takes
@@ -81,7 +81,29 @@ def install() -> None:
         return original(self, gradients, scaler)
 
     MxnetArchitecture.apply_gradients = apply_gradients
+    _bridge_constant_initializer()
     _installed = True
+
+
+def _bridge_constant_initializer() -> None:
+    """MXNet >= 1.6 serializes a `Constant` initializer's value with `.asnumpy()` unless it is a
+    numpy array; Coach's PPO heads pass a list (`Constant([initial_kl_coefficient])`), which
+    failed at the first hybridized forward pass. Lists and tuples become numpy arrays there
+    (1.5 serializes the value with json as given, so it is left alone)."""
+    import mxnet as mx
+    import numpy as np
+
+    if tuple(int(part) for part in mx.__version__.split(".")[:2]) < (1, 6):
+        return
+    original = mx.init.Constant.__init__
+
+    @functools.wraps(original)
+    def __init__(self: Any, value: Any) -> None:
+        if isinstance(value, (list, tuple)):
+            value = np.asarray(value, dtype=np.float32)
+        original(self, value)
+
+    mx.init.Constant.__init__ = __init__
 
 
 def adapt(graph_manager: Any) -> None:
