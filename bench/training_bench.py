@@ -152,7 +152,7 @@ def exported_policy_return(model_dir: Path) -> float:
     episodes: the job's own stop condition averages the few episodes of its last iteration."""
     import gymnasium as gym
 
-    from sagemaker_rl_container.serving.policy import load_policy
+    from sagemaker_rl_container.serving.load import load_policy
 
     policy = load_policy(model_dir)
     env = gym.make("CartPole-v1")

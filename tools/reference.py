@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sagemaker_rl_container.coach.config import coach_settings
 from sagemaker_rl_container.config import OVERRIDE_SETTING, JobConfig, Setting, settings_of
-from sagemaker_rl_container.ray_rllib import algorithm_config, sizing
+from sagemaker_rl_container.ray_rllib import algorithm_config, legacy_experiment, sizing
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "hyperparameters.md"
@@ -62,6 +62,20 @@ def sizing_section() -> str:
     )
 
 
+def legacy_section() -> str:
+    rows = ["| Ray 1.x | here |", "| --- | --- |"]
+    rows += [f"| {old} | {new} |" for old, new in legacy_experiment.table()]
+    return (
+        "## Ray 1.x experiment dicts (`sagemaker_rl.ray_launcher`)\n\n"
+        "What a `SageMakerRayLauncher` script's `get_experiment_config()` may hold, and what it "
+        "becomes (ray_rllib/legacy_experiment.py). Other config keys keep their name when RLlib "
+        "still has it (`gamma`, `lr`, `train_batch_size`, `kl_coeff`...); a key RLlib does not "
+        "have fails the job with one line. `rl.<experiment>.config.<key>` and "
+        "`rl.<experiment>.stop.<key>` hyperparameters set a key of the dict first, as the old "
+        "launcher did ([migration.md](migration.md)).\n\n" + "\n".join(rows) + "\n"
+    )
+
+
 COACH_NOTES = """\
 `rl_preset` works as well as `RLCOACH_PRESET`. Overrides: [coach.md](coach.md#hyperparameters).
 """
@@ -83,6 +97,7 @@ def render() -> str:
             table([*settings_of(JobConfig), OVERRIDE_SETTING]),
             RAY_NOTES,
             sizing_section(),
+            legacy_section(),
             "## RL Coach images\n",
             table(coach_settings()),
             COACH_NOTES,

@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, build_image, docker, make_job, read_json, run_job
+from conftest import (
+    ROOT,
+    build_image,
+    docker,
+    make_job,
+    post_json,
+    read_json,
+    run_job,
+    serving_container,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -63,6 +72,38 @@ def test_clipped_ppo_reaches_its_evaluation_target_and_exports(coach_image, tmp_
     values, probabilities = answers
     assert len(values) == 8 and len(probabilities) == 8
     assert all(len(p) == 2 and math.isclose(sum(p), 1.0, rel_tol=1e-4) for p in probabilities)
+    # The image serves its own export (normalization included) in TF Serving's shapes too.
+    mean, std, (low, high) = normalization["mean"], normalization["std"], normalization["clip"]
+    normalized = [
+        [
+            min(max((x - m) / max(s, 1e-15), low), high)
+            for x, m, s in zip(row, mean, std, strict=True)
+        ]
+        for row in observations
+    ]
+    _, expected = reload_and_answer(image, root / "model", framework, normalized)
+    with serving_container(image, root / "model") as url:
+        answer = post_json(url, {"instances": observations})
+        served = [p for row in answer["predictions"] for p in row["action_probs"]]
+        assert served == pytest.approx([p for row in expected for p in row], abs=1e-5)
+        returns = [play_cartpole(url, seed) for seed in range(3)]
+    # A random policy averages ~22 on CartPole; Coach evaluated this one at >= 195.
+    assert sum(returns) / len(returns) >= 150, returns
+
+
+def play_cartpole(url: str, seed: int) -> float:
+    """One CartPole episode (200 steps at most, as Coach's CartPole-v0) played by `serve`."""
+    import gymnasium
+
+    env = gymnasium.make("CartPole-v1", max_episode_steps=200)
+    observation, _ = env.reset(seed=seed)
+    total, done = 0.0, False
+    while not done:
+        action = post_json(url, observation.tolist())["actions"]
+        observation, reward, terminated, truncated, _ = env.step(int(action))
+        total += float(reward)
+        done = terminated or truncated
+    return total
 
 
 def reload_and_answer(image: str, model_dir: Path, framework: str, observations: list) -> list:

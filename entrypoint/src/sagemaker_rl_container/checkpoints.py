@@ -143,6 +143,15 @@ class CheckpointStore:
             found.append(Checkpoint(entry, int(match.group(1)), manifest))
         return sorted(found, key=lambda checkpoint: checkpoint.iteration, reverse=True)
 
+    @classmethod
+    def read(cls, directory: Path) -> Checkpoint | None:
+        """`directory` as a checkpoint whatever its name (a channel holding one), if it has a
+        manifest."""
+        manifest = cls._read_manifest(directory)
+        if manifest is None or not isinstance(manifest.get("iteration"), int):
+            return None
+        return Checkpoint(directory, manifest["iteration"], manifest)
+
     def remove_partials(self) -> None:
         """Remove what saves cut short by a crash left behind."""
         leftovers = list(self.root.glob(f"{PARTIAL_PREFIX}*")) if self.root.is_dir() else []

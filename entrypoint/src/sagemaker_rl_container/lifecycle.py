@@ -39,6 +39,9 @@ from sagemaker_rl_container.metrics import (
 from sagemaker_rl_container.stopping import StopConditions
 from sagemaker_rl_container.training_curve import TrainingCurve
 
+# The input channel a job warm-starts from, as the old SageMaker RL launchers named it.
+WARM_START_CHANNEL = "checkpoint"
+
 logger = logging.getLogger(__name__)
 
 # Called by a trainer after each iteration; returns why training should stop, or None.
@@ -66,6 +69,11 @@ class Trainer(ABC):
 
     def start_fresh(self) -> None:  # noqa: B027 (a hook: does nothing unless overridden)
         """Called instead of `restore` when no checkpoint is there to resume."""
+
+    def exported_checkpoint(self, model_dir: Path) -> Checkpoint | None:
+        """`model_dir` (a model.tar.gz's contents) as a checkpoint `restore` takes, if this
+        toolkit's export keeps one; its manifest carries the export's identity."""
+        return None
 
     @abstractmethod
     def progress(self) -> tuple[int, int]:
@@ -221,9 +229,65 @@ class Job:
                 self.store.root,
                 self.contract.job_name,
             )
+        warm = self._warm_start()
+        if warm is not None:
+            return warm
         self.trainer.start_fresh()
         self.curve.resume(0)  # a fresh start: an older run's history is not this one's
         return None
+
+    def _warm_start(self) -> str | None:
+        """A job with nothing of its own to resume starts from the checkpoint in its
+        `checkpoint` input channel, if it has one (as the old SageMaker RL launchers did)."""
+        assert self.curve is not None
+        channel = self.contract.channels.get(WARM_START_CHANNEL)
+        if channel is None:
+            return None
+        where = f"input channel '{WARM_START_CHANNEL}'"
+        found = [
+            c for d in (channel, *_subdirectories(channel)) for c in CheckpointStore(d).valid()
+        ]
+        itself = CheckpointStore.read(channel)  # the channel holds one checkpoint's files
+        if itself is not None:
+            found.append(itself)
+        found.sort(key=lambda checkpoint: checkpoint.iteration, reverse=True)
+        exported = [
+            c
+            for d in (channel, *_subdirectories(channel))
+            if (c := self.trainer.exported_checkpoint(d)) is not None
+        ]
+        candidates = found + exported
+        if not candidates:
+            raise UserError(
+                f"{where} holds no checkpoint: give it a checkpoint-NNNNNN/ directory from a "
+                f"job's checkpoint location (or the contents of a model.tar.gz with one)"
+            )
+        checkpoint = candidates[0]
+        identity = self.trainer.identity
+        saved = {key: checkpoint.manifest.get(key) for key in identity}
+        if saved != identity:
+            raise UserError(
+                f"{where}: {checkpoint.describe()} holds {_describe(saved)}, this job trains "
+                f"{_describe(identity)}: warm-start from a checkpoint of the same kind"
+            )
+        problem = self.store.verify(checkpoint)
+        if not problem:
+            try:
+                iteration = self.trainer.restore(checkpoint)
+            except UserError:
+                raise
+            except Exception as error:
+                problem = summarize(error)
+        if problem:
+            raise UserError(f"{where}: {checkpoint.describe()} is unusable: {problem}")
+        logger.info(
+            "Warm start from %s: %s; training continues at iteration %d",
+            where,
+            checkpoint.describe(),
+            iteration + 1,
+        )
+        self.curve.resume(iteration)
+        return f"{WARM_START_CHANNEL} channel: {checkpoint.path.name}"
 
     # -- train
 
@@ -365,6 +429,10 @@ def settings_digest(settings: dict[str, Any]) -> str:
 
 def json_number(value: float) -> float | None:
     return None if math.isnan(value) else value
+
+
+def _subdirectories(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.is_dir()) if directory.is_dir() else []
 
 
 def _describe(identity: dict[str, Any]) -> str:

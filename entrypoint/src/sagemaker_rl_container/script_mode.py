@@ -77,8 +77,9 @@ def run(contract: TrainingContract) -> None:
     # A launcher's run always leaves the final checkpoint and metadata in model/.
     if not any(contract.model_dir.iterdir()):
         raise UserError(
-            f"{program_name} finished without training: call RayLauncher().train_main() (see "
-            f"sagemaker_rl_container.ray_rllib.launcher) or write the model to "
+            f"{program_name} finished without training: call train_main() of a launcher "
+            f"(RayLauncher, or sagemaker_rl's SageMakerRayLauncher / "
+            f"SageMakerCoachPresetLauncher; see docs/migration.md) or write the model to "
             f"{contract.model_dir} yourself"
         )
 
@@ -107,7 +108,11 @@ def install_requirements(source: Path) -> None:
 def entry_point_command(source: Path, name: str, args: list[str]) -> list[str]:
     from sagemaker_training import _entry_point_type, process
 
-    process.validate_entry_point(name)
+    # sagemaker-training 5 refuses entry point names with shell metacharacters; the Coach
+    # images' 4.9 has no such check (the name is quoted below either way).
+    validate = getattr(process, "validate_entry_point", None)
+    if validate is not None:
+        validate(name)
     kind = _entry_point_type.get(str(source), name)
     if kind is _entry_point_type.PYTHON_PACKAGE:
         subprocess.run(
@@ -117,6 +122,9 @@ def entry_point_command(source: Path, name: str, args: list[str]) -> list[str]:
         )
         return [sys.executable, "-m", re.sub(r"\.py$", "", name), *args]
     if kind is _entry_point_type.PYTHON_PROGRAM:
+        if (source / "sagemaker_rl").is_dir():
+            # The notebooks' copy of the old package beside the script: see run_program.py.
+            return [sys.executable, "-m", "sagemaker_rl_container.run_program", name, *args]
         return [sys.executable, "--", name, *args]
     (source / name).chmod(0o755)
     return ["/bin/sh", "-c", " ".join([f"./{shlex.quote(name)}", *map(shlex.quote, args)])]

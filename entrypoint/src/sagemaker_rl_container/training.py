@@ -88,20 +88,17 @@ def _run_zero_code(contract: TrainingContract) -> None:
 def _run_coach(contract: TrainingContract) -> None:
     from sagemaker_rl_container.coach.config import PRESET_KEY, CoachConfig
 
-    config = CoachConfig.from_hyperparameters(contract.hyperparameters)
     if contract.is_distributed:
         raise UserError(
             f"Coach images train on one host; this job has {len(contract.hosts)} "
             f"(set instance_count=1)"
         )
     if contract.user_program:
-        # SageMaker's Coach examples named a train-coach.py boilerplate (built on the old
-        # sagemaker_rl package) as entry point; the preset is what matters and runs here.
-        logger.warning(
-            "sagemaker_program %s is not run: Coach images run the preset %s themselves",
-            contract.user_program,
-            config.preset,
-        )
+        # SageMaker's Coach examples: an entry script on the `sagemaker_rl` package's
+        # SageMakerCoachPresetLauncher, which picks the preset and maps hyperparameters.
+        script_mode.run(contract)
+        return
+    config = CoachConfig.from_hyperparameters(contract.hyperparameters)
     log_unused_hyperparameters(contract.hyperparameters, "your preset", also_known=(PRESET_KEY,))
     from sagemaker_rl_container.coach import trainer
 

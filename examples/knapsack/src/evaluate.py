@@ -17,7 +17,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from knapsack import Knapsack, greedy
 
-from sagemaker_rl_container.serving.policy import load_policy
+from sagemaker_rl_container.serving.load import load_policy
 
 
 def play(env: Knapsack, choose, seed: int) -> float:

@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mountain_car import env_id, normalize_obs
 
-from sagemaker_rl_container.serving.policy import load_policy
+from sagemaker_rl_container.serving.load import load_policy
 
 
 def play(env: gym.Env, choose, seed: int) -> tuple[float, bool]:

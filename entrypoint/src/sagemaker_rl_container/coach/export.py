@@ -53,8 +53,10 @@ def export(
         "framework": framework(),
         **details,
         "pre_network_filters": pre_network_filters(agent),
+        "action_space": action_space(agent),
+        "heads": heads(agent, details["outputs"]),
         "versions": installed_versions(
-            "rl-coach-slim", "tensorflow-cpu", "tensorflow", "mxnet", "gym", "numpy"
+            "rl-coach-slim", "tensorflow-cpu", "tensorflow", "mxnet", "mxnet-cu117", "gym", "numpy"
         ),
         "training": training,
     }
@@ -62,6 +64,33 @@ def export(
     exported = sorted(path.name for path in model_dir.iterdir())
     logger.info("Model exported to %s: %s", model_dir, ", ".join(exported))
     return exported
+
+
+def action_space(agent: Any) -> dict[str, Any]:
+    """The agent's action space, as serving needs it to turn outputs into actions."""
+    space = agent.spaces.action
+    if hasattr(space, "actions") and type(space).__name__.startswith("Discrete"):
+        return {"type": "Discrete", "n": len(space.actions)}
+    low, high = getattr(space, "low", None), getattr(space, "high", None)
+    return {
+        "type": "Box",
+        "low": [float(v) for v in low] if low is not None else None,
+        "high": [float(v) for v in high] if high is not None else None,
+    }
+
+
+def heads(agent: Any, outputs: Any) -> list[dict[str, Any]]:
+    """Each head of the exported network: its kind and how many outputs (output_<i>, in
+    order) it has. Serving picks the action from the policy head, else the Q head."""
+    wrapper = agent.ap.network_wrappers
+    parameters = wrapper["main"] if "main" in wrapper else next(iter(wrapper.values()))
+    kinds = [type(head).__name__.replace("Parameters", "") for head in parameters.heads_parameters]
+    # The network's outputs are its heads' outputs, flattened in head order. Heads do not say
+    # how many each has: all but the last have one (state values, Q values, probabilities),
+    # and the last takes the rest (a continuous policy's mean and standard deviation).
+    total = len(outputs) if isinstance(outputs, dict) else int(outputs)
+    counts = [1] * (len(kinds) - 1) + [max(1, total - (len(kinds) - 1))] if kinds else []
+    return [{"kind": kind, "outputs": count} for kind, count in zip(kinds, counts)]
 
 
 def pre_network_filters(agent: Any) -> dict[str, list[dict[str, Any]]]:

@@ -36,7 +36,12 @@ from sagemaker_rl_container.metrics import IterationMetrics
 logger = logging.getLogger(__name__)
 
 COUNTERS = ("EnvironmentEpisodes", "EnvironmentSteps", "TrainingSteps")
-AGENT_COUNTERS = ("total_steps_counter", "current_episode", "training_iteration", "training_epoch")
+AGENT_COUNTERS = (
+    "total_steps_counter",
+    "current_episode",
+    "training_iteration",
+    "training_epoch",
+)
 # The graph manager's schedule (Coach's ScheduleParameters).
 SCHEDULE = ("improve_steps", "steps_between_evaluation_periods", "evaluation_steps", "heatup_steps")
 # What a Coach checkpoint's manifest keeps of the run, besides Coach's own files.
@@ -122,10 +127,14 @@ class CoachTrainer(Trainer):
         self._create_graph(None)
 
     def _create_graph(self, restore: Checkpoint | None) -> None:
+        from rl_coach import logger as coach_logger
         from rl_coach.base_parameters import Frameworks, TaskParameters
 
         experiment = self.contract.output_data_dir / "coach"
         experiment.mkdir(parents=True, exist_ok=True)
+        # Where Coach's `coach` command would put it: presets that dump gifs or videos
+        # (vis_params.dump_gifs) write there, and fail on None without it.
+        coach_logger.experiment_path = str(experiment)
         self.coach_checkpoints.mkdir(parents=True, exist_ok=True)
         self.gm.create_graph(
             TaskParameters(
@@ -155,6 +164,17 @@ class CoachTrainer(Trainer):
         for name, value in state.get("agent_counters", {}).items():
             if hasattr(agent, name):
                 setattr(agent, name, value)
+        # Coach checkpoints the networks, not the memory: the agent plays a whole playing
+        # period before it trains again (else Clipped PPO trains at the first episode's end on
+        # the few steps it holds, and fails on an empty minibatch).
+        from rl_coach.core_types import EnvironmentEpisodes
+
+        playing = agent.ap.algorithm.num_consecutive_playing_steps
+        agent.last_training_phase_step = (
+            agent.current_episode
+            if isinstance(playing, EnvironmentEpisodes)
+            else agent.total_steps_counter
+        )
         self.iteration = int(state.get("iteration", checkpoint.iteration))
         # Coach counts improve_steps from where improve() starts: give it what is left.
         steps = self.gm.improve_steps

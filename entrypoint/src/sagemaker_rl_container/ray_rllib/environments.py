@@ -3,6 +3,8 @@
 `rl_env` is either a gymnasium id (`CartPole-v1`, or gymnasium's own `module:EnvId` form), or
 `module:Class` / `module:factory` importable from the source directory or an installed package.
 Classes and factories are called with the `rl_env_config` dict, as RLlib calls env classes.
+Environments written for `gym` instead (ids in gym's registry, classes on gym's API) run
+through Shimmy (gym_compat.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +20,9 @@ from typing import Any
 import gymnasium as gym
 
 from sagemaker_rl_container.errors import UserError
+from sagemaker_rl_container.ray_rllib import gym_compat
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,23 @@ def resolve(spec: str, env_config: dict[str, Any]) -> ResolvedEnv:
     if factory is not None:
         creator = functools.partial(_construct, factory)
         env = _build(spec, lambda: creator(env_config))
+        if gym_compat.api_of(env) is not None:
+            gym_compat.log_adapted(spec, env)
+            creator = gym_compat.adapting(creator)
+            env = _build(spec, lambda: gym_compat.wrap(env))
         threshold = getattr(getattr(env, "spec", None), "reward_threshold", None)
         return _resolved(spec, spec, creator, env, threshold)
+    if not _is_gym_id(spec):
+        old_gym = gym_compat.gym_id_creator(spec)
+        if old_gym is not None:
+            env = _build(spec, lambda: old_gym(env_config))
+            logger.info(
+                "rl_env %s is registered with gym, not gymnasium: it runs through Shimmy's %s",
+                spec,
+                gym_compat.V26,
+            )
+            threshold = getattr(getattr(env, "spec", None), "reward_threshold", None)
+            return _resolved(spec, spec, old_gym, env, threshold)
     gym_spec = _gym_spec(spec)
     env = _build(spec, lambda: gym.make(spec, **env_config))
     return _resolved(spec, spec, None, env, gym_spec.reward_threshold)
@@ -122,6 +143,8 @@ def _build(spec: str, make: Callable[[], gym.Env]) -> gym.Env:
         raise UserError(
             f"rl_env {spec!r} could not be created: {type(error).__name__}: {error}"
         ) from None
+    if gym_compat.api_of(env) is not None:
+        return env  # wrapped by the caller
     if not isinstance(getattr(env, "observation_space", None), gym.Space) or not isinstance(
         getattr(env, "action_space", None), gym.Space
     ):

@@ -4,8 +4,10 @@ iteration at a time, save and restore its state, export its policy."""
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from sagemaker_rl_container.ray_rllib import (
     environments,
     evaluation,
     export,
+    gym_compat,
     offline,
 )
 from sagemaker_rl_container.ray_rllib.results import episode_returns, lifetime_steps, to_metrics
@@ -162,6 +165,8 @@ class RayTrainer(Trainer):
             environments.register(self.env)
         if self.before_build is not None:
             self.before_build()
+            # The program's own env may be written for gym: run it through Shimmy.
+            gym_compat.adapt_registered(self.config.env, self.config.env_config)
         self.algo = _build_algorithm(self.config, self.identity)
         if self.evaluation_episodes and evaluation.available(self.algo):
             self.stop.evaluate = self.evaluate
@@ -205,6 +210,24 @@ class RayTrainer(Trainer):
             raise ValueError(f"its weights are not finite ({broken} holds NaN or Infinity)")
         algorithm_state.restore(self.algo, state)
         return int(self.algo.iteration)
+
+    def exported_checkpoint(self, model_dir: Path) -> Checkpoint | None:
+        """A model.tar.gz's contents: metadata.json names the algorithm and env, checkpoint/
+        holds the algorithm's state as a checkpoint's algorithm/ does."""
+        metadata, state = model_dir / "metadata.json", model_dir / export.CHECKPOINT_DIR
+        if not (metadata.is_file() and state.is_dir()):
+            return None
+        try:
+            meta = json.loads(metadata.read_text())
+        except ValueError:
+            return None
+        view = Path(tempfile.mkdtemp(prefix="sagemaker-rl-warm-start-")) / "exported-model"
+        view.mkdir()
+        (view / ALGORITHM_STATE).symlink_to(state.resolve())
+        iterations = (meta.get("training") or {}).get("iterations") or 0
+        return Checkpoint(
+            view, int(iterations), {"algorithm": meta.get("algorithm"), "env": meta.get("env")}
+        )
 
     def save(self, directory: Path) -> dict[str, Any]:
         broken = algorithm_state.non_finite_weight(self.algo)

@@ -18,7 +18,8 @@ from pathlib import Path
 import falcon
 
 from sagemaker_rl_container.serving import codecs
-from sagemaker_rl_container.serving.policy import BadRequest, ModelLoadError, Policy, load_policy
+from sagemaker_rl_container.serving.load import load_policy
+from sagemaker_rl_container.serving.policy import BadRequest, ModelLoadError, Policy
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The exported policy, loaded for inference, as `metadata.json` (written by training's
 export) describes it: `policy.onnx` run by onnxruntime, or, for TensorFlow policies without
-ONNX, the SavedModel in `1/` run by TensorFlow."""
+ONNX, the SavedModel in `1/` run by TensorFlow; a Coach export (coach_policy.py)."""
 
 from __future__ import annotations
 
@@ -27,18 +27,6 @@ class BadRequest(ValueError):
 class Prediction:
     outputs: dict[str, np.ndarray]
     single: bool  # the request held one observation, not a batch
-
-
-def load_policy(model_dir: Path, threads: int = 1) -> Policy:
-    metadata = _read_metadata(model_dir)
-    if metadata.get("onnx"):
-        return OnnxPolicy(model_dir, metadata, threads)
-    if metadata.get("tf_serving"):
-        return SavedModelPolicy(model_dir, metadata, threads)
-    raise ModelLoadError(
-        f"{model_dir / METADATA_FILE} lists neither an ONNX policy nor a SavedModel (trained "
-        f"with rl_export_onnx=false?): nothing to serve"
-    )
 
 
 class Policy:
@@ -167,7 +155,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def _read_metadata(model_dir: Path) -> dict[str, Any]:
+def read_metadata(model_dir: Path) -> dict[str, Any]:
     path = model_dir / METADATA_FILE
     if not model_dir.is_dir() or not any(model_dir.iterdir()):
         raise ModelLoadError(f"the model directory {model_dir} is empty: no model to serve")

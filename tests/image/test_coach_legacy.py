@@ -1,0 +1,121 @@
+"""Coach code written for the archived SageMaker RL containers, run unchanged on the Coach
+image: an entry script on the notebooks' `sagemaker_rl.coach_launcher` that picks its preset
+and maps friendly hyperparameter names (one a bool given as the text `False`), beside its own
+uploaded copy of `sagemaker_rl/` (the test sources are our own, in the notebooks' style)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, build_image, make_job, read_json, run_job
+
+pytestmark = pytest.mark.docker
+
+SOURCES = ROOT / "tests" / "coach" / "sources"
+
+ENTRY_SCRIPT = """\
+from sagemaker_rl.coach_launcher import SageMakerCoachPresetLauncher
+
+
+class MyLauncher(SageMakerCoachPresetLauncher):
+    def default_preset_name(self):
+        return "preset-cartpole-clippedppo"
+
+    def map_hyperparameter(self, name, value):
+        mapping = {
+            "discount": "rl.agent_params.algorithm.discount",
+            "use_gae": "rl.agent_params.algorithm.estimate_state_value_using_gae",
+            "improve_steps": "rl.improve_steps:EnvironmentSteps",
+        }
+        if name in mapping:
+            self.apply_hyperparameter(mapping[name], value)
+        else:
+            super().map_hyperparameter(name, value)
+
+
+if __name__ == "__main__":
+    MyLauncher.train_main()
+"""
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    return build_image("coach-tensorflow-cpu")
+
+
+def write_source(source: Path) -> Path:
+    shutil.copytree(SOURCES, source)
+    (source / "train-coach.py").write_text(ENTRY_SCRIPT)
+    # The notebooks uploaded their copy of the old package beside the entry script.
+    (source / "sagemaker_rl").mkdir()
+    (source / "sagemaker_rl" / "__init__.py").write_text("")
+    (source / "sagemaker_rl" / "coach_launcher.py").write_text(
+        "raise ImportError('the uploaded copy of sagemaker_rl.coach_launcher was imported')\n"
+    )
+    return source
+
+
+@pytest.fixture
+def source(tmp_path) -> Path:
+    return write_source(tmp_path / "src")
+
+
+@pytest.fixture(scope="module")
+def old_script_job(image, tmp_path_factory):
+    base = tmp_path_factory.mktemp("old-script")
+    root = make_job(
+        base / "job",
+        {"discount": "0.95", "use_gae": "False", "improve_steps": "4096", "save_model": "1"},
+        source_dir=write_source(base / "src"),
+        program="train-coach.py",
+    )
+    return run_job(image, root, timeout=600)
+
+
+def test_an_old_entry_script_picks_its_preset_and_maps_its_hyperparameters(old_script_job):
+    result = old_script_job
+    assert result.returncode == 0, result.log[-4000:]
+    assert result.succeeded
+    assert "Override rl.agent_params.algorithm.discount = 0.95" in result.log
+    # A bool given as text is a bool, not the truthy string 'False'.
+    assert "Override rl.agent_params.algorithm.estimate_state_value_using_gae = False" in (
+        result.log
+    )
+    assert "is not used for coach_launcher.py" in result.log
+    # 4096 environment steps at 2048 per evaluation period: two iterations.
+    assert [m["iteration"] for m in result.metric_lines()] == ["1", "2"]
+    meta = read_json(result.root / "model" / "metadata.json")
+    assert meta["preset"] == "preset-cartpole-clippedppo"
+    assert (result.root / "model" / "1" / "saved_model.pb").exists()
+
+
+def test_a_checkpoint_channel_warm_starts_a_coach_job(image, old_script_job, source, tmp_path):
+    assert old_script_job.returncode == 0
+    root = make_job(
+        tmp_path / "job",
+        {"improve_steps": "6144"},
+        source_dir=source,
+        program="train-coach.py",
+        channels={"checkpoint": old_script_job.root / "checkpoints" / "checkpoint-000002"},
+    )
+    result = run_job(image, root, timeout=600)
+    assert result.returncode == 0, result.log[-4000:]
+    assert "Warm start from input channel 'checkpoint'" in result.log
+    # 4096 of the 6144 steps came with the checkpoint: one more evaluation period.
+    assert [m["iteration"] for m in result.metric_lines()] == ["3"]
+
+
+def test_a_hyperparameter_the_script_does_not_map_fails_with_one_line(image, source, tmp_path):
+    root = make_job(
+        tmp_path / "job", {"discont": "0.9"}, source_dir=source, program="train-coach.py"
+    )
+    result = run_job(image, root, timeout=300)
+    assert result.returncode == 1
+    assert result.failure == (
+        "unknown hyperparameter discont: map it onto a preset attribute in "
+        "MyLauncher.map_hyperparameter(), or name the attribute itself (rl.<path>[:Type], "
+        "e.g. rl.agent_params.algorithm.discount)"
+    )

@@ -1,0 +1,2 @@
+def greeting():
+    return "helper from the uploaded sagemaker_rl copy"
