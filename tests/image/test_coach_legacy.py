@@ -119,3 +119,100 @@ def test_a_hyperparameter_the_script_does_not_map_fails_with_one_line(image, sou
         "MyLauncher.map_hyperparameter(), or name the attribute itself (rl.<path>[:Type], "
         "e.g. rl.agent_params.algorithm.discount)"
     )
+
+
+def test_a_preset_that_dumps_gifs_renders_them_into_output_data(image, source, tmp_path):
+    # As the examples wrote such presets: their own VisualizationParameters with dump_gifs.
+    preset = (source / "preset-cartpole-dqn.py").read_text()
+    preset = preset.replace(
+        "    schedule_params=schedule_params,\n)",
+        "    schedule_params=schedule_params,\n    vis_params=vis_params,\n)",
+    )
+    preset = preset.replace(
+        "schedule_params = ScheduleParameters()",
+        "from rl_coach.base_parameters import VisualizationParameters\n\n"
+        "vis_params = VisualizationParameters()\nvis_params.dump_gifs = True\n"
+        "schedule_params = ScheduleParameters()",
+    )
+    (source / "preset-cartpole-gifs.py").write_text(preset)
+    root = make_job(
+        tmp_path / "job",
+        {"RLCOACH_PRESET": "preset-cartpole-gifs", "improve_steps": "2000"},
+        source_dir=source,
+        program="train-coach.py",
+    )
+    result = run_job(image, root, timeout=600)
+    assert result.returncode == 0, result.log[-4000:]
+    assert "a virtual display (Xvfb :93) draws its frames" in result.log
+    gifs = list((root / "output" / "data" / "coach" / "gifs").glob("*.gif"))
+    assert gifs and all(gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a") for gif in gifs)
+
+
+TIMED_CORRIDOR = """\
+import gym
+import numpy as np
+from gym.wrappers import TimeLimit
+
+
+class Corridor(gym.Env):
+    def __init__(self):
+        self.observation_space = gym.spaces.Box(0.0, 10.0, (1,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.position = 0
+
+    def reset(self):
+        self.position = 0
+        return np.array([self.position], np.float32)
+
+    def step(self, action):
+        self.position = max(0, self.position + (1 if action == 1 else -1))
+        done = self.position >= 10
+        return np.array([self.position], np.float32), 1.0 if done else -0.1, done, {}
+
+
+def timed_corridor():
+    # gym <= 0.11 style: a spec-less env under TimeLimit, with a wall-clock limit too.
+    return TimeLimit(Corridor(), max_episode_steps=30, max_episode_seconds=60)
+"""
+
+
+def test_an_environment_module_written_for_older_gym_runs(image, source, tmp_path):
+    (source / "corridor_env.py").write_text(TIMED_CORRIDOR)
+    preset = (source / "preset-cartpole-dqn.py").read_text()
+    preset = preset.replace('level="CartPole-v0"', 'level="corridor_env:timed_corridor"')
+    (source / "preset-corridor-dqn.py").write_text(preset)
+    root = make_job(
+        tmp_path / "job",
+        {"RLCOACH_PRESET": "preset-corridor-dqn", "improve_steps": "1000"},
+        source_dir=source,
+        program="train-coach.py",
+    )
+    result = run_job(image, root, timeout=600)
+    assert result.returncode == 0, result.log[-4000:]
+    lengths = [float(m["episode_len_mean"]) for m in result.metric_lines()]
+    assert lengths and all(0 < n <= 30 for n in lengths)  # the TimeLimit held
+
+
+def test_an_error_inside_the_environment_ends_in_one_line_naming_its_file(image, source, tmp_path):
+    broken = TIMED_CORRIDOR.replace(
+        "        self.position = max(0,",
+        "        if self.position > 2:\n            raise ValueError('the corridor collapsed')\n"
+        "        self.position = max(0,",
+    )
+    (source / "corridor_env.py").write_text(broken)
+    preset = (source / "preset-cartpole-dqn.py").read_text()
+    preset = preset.replace('level="CartPole-v0"', 'level="corridor_env:timed_corridor"')
+    (source / "preset-corridor-dqn.py").write_text(preset)
+    root = make_job(
+        tmp_path / "job",
+        {"RLCOACH_PRESET": "preset-corridor-dqn"},
+        source_dir=source,
+        program="train-coach.py",
+    )
+    result = run_job(image, root, timeout=600)
+    assert result.returncode == 1
+    assert result.failure.startswith(
+        "training failed: ValueError: the corridor collapsed (at corridor_env.py:"
+    ), result.failure
+    assert "\n" not in result.failure
+    assert "Traceback" in result.log  # the whole story stays in the log

@@ -32,6 +32,9 @@ def top_agent(graph_manager: Any) -> Any:
 
 def install_compat() -> None:
     """The compatibility layer, before Coach imports its framework components."""
+    from sagemaker_rl_container.coach import gym_compat
+
+    gym_compat.install()
     if framework() == "tensorflow":
         from sagemaker_rl_container.coach import tf_compat
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from sagemaker_rl_container.checkpoints import Checkpoint
-from sagemaker_rl_container.coach import preset
+from sagemaker_rl_container.coach import display, preset
 from sagemaker_rl_container.coach.config import CoachConfig
 from sagemaker_rl_container.coach.preset import framework, top_agent
 from sagemaker_rl_container.contract import TrainingContract
@@ -96,6 +96,7 @@ class CoachTrainer(Trainer):
                 "seed": config.seed,
             }
         )
+        self.display = display.VirtualDisplay() if display.needs_display(graph_manager) else None
         self.scratch = Path(tempfile.mkdtemp(prefix="sagemaker-rl-coach-"))
         self.coach_checkpoints = self.scratch / "checkpoint"
         self.episodes = Episodes()
@@ -332,6 +333,10 @@ class CoachTrainer(Trainer):
         from sagemaker_rl_container.coach import export
 
         return export.export(self.gm, model_dir, self.config, training)
+
+    def start(self) -> None:
+        if self.display is not None:
+            self.display.start()
 
     def close(self, error: Optional[BaseException]) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
