@@ -186,13 +186,28 @@ $(BENCH_VENV)/.installed: $(DEV_LOCK) entrypoint/pyproject.toml
 	$(call install-venv,$(BENCH_PYTHON),$(BENCH_VENV))
 	touch $@
 
+# The peer the image is compared with (bench/peer_bench.py): Stable-Baselines3 from the registry
+# in a venv of its own, on the same Python build, torch's CPU build as for the image.
+PEER_VENV := build/bench/peer-venv
+
+$(PEER_VENV)/.installed: bench/peer-requirements.txt
+	@echo "== creating $(PEER_VENV) (Stable-Baselines3) with $(BENCH_PYTHON)"
+	$(BENCH_PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install --quiet --upgrade 'pip>=24'
+	$(PEER_VENV)/bin/pip install --quiet $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE)) \
+	    $(if $(DEV_TORCH_INDEX),--extra-index-url $(DEV_TORCH_INDEX)) -r bench/peer-requirements.txt
+	touch $@
+
 .PHONY: bench
-bench: venv $(BENCH_VENV)/.installed build-all
+bench: venv $(BENCH_VENV)/.installed $(PEER_VENV)/.installed build-all
 	@command -v wrk >/dev/null || { echo "== installing Debian's wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	@rm -f build/bench/figures.jsonl
 	$(BENCH_VENV)/bin/python bench/training_bench.py $(IMAGE_REF)
-	$(VENV)/bin/python bench/serve_bench.py
+	$(BENCH_VENV)/bin/python bench/peer_bench.py $(IMAGE_REF) $(PEER_VENV)/bin/python
+	$(VENV)/bin/python bench/startup_bench.py $(IMAGE_REF)
+	$(VENV)/bin/python bench/serve_bench.py $(IMAGE_REF)
 	$(VENV)/bin/python bench/cluster_bench.py $(IMAGE_REF)
+	$(VENV)/bin/python bench/scaling_bench.py
 	$(VENV)/bin/python bench/image_bench.py $$($(MATRIX) names --built-here)
 	$(VENV)/bin/python bench/report.py
 

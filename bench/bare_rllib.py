@@ -14,7 +14,14 @@ from ray.rllib.algorithms.ppo import PPOConfig
 # The zero-code job's PPO settings (bench/training_bench.py checks they still match `train`'s).
 settings = json.loads(sys.argv[1])
 
-ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
+# `train`'s Ray start (ray_rllib/trainer.py, _init_ray): no worker prestart unless remote runners.
+ray.init(
+    address="local",
+    num_cpus=2,
+    include_dashboard=False,
+    configure_logging=False,
+    _system_config=({} if settings["num_env_runners"] else {"prestart_worker_first_driver": False}),
+)
 config = (
     PPOConfig()
     .environment("CartPole-v1")

@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import sys
 
 from figures import FIGURES, ROOT
@@ -91,15 +92,50 @@ def chart(figures: list[dict]) -> None:
     pyplot.close(figure)
 
 
+def carried_over(figures: list[dict]) -> tuple[str, list[str], list[str]]:
+    """The previous RESULTS.md's date, and its table rows and notes for figures this run did not
+    measure (a partial run, e.g. one bench script, keeps the others' last results, marked)."""
+    if not TABLE.exists():
+        return "", [], []
+    text = TABLE.read_text()
+    date = re.search(r"on (\d{4}-\d{2}-\d{2})", text)
+    measured = {f["name"] for f in figures}
+    rows, names = [], []
+    for line in text.splitlines():
+        row = re.match(r"\| \*?(.+?) \([^()]*\) \|", line)
+        if row and not line.startswith("| figure |") and row[1] not in measured:
+            names.append(row[1])
+            rows.append(line.replace("| *", "| ", 1).replace("| ", "| *", 1))
+    notes = [
+        f"- *{line[2:].lstrip('*')}"
+        for line in text.splitlines()
+        if any(line.lstrip("- *").startswith(f"{name}: ") for name in names)
+    ]
+    return (date[1] if date else "?"), rows, notes
+
+
 def main() -> int:
     figures = load()
+    date, old_rows, old_notes = carried_over(figures)
     header = (
         f"# Benchmark results\n\nWritten by `make bench` (bench/report.py) on "
         f"{datetime.date.today()}: {platform.machine()}, {os.cpu_count()} CPUs, no GPU. Each "
         f"figure is the median of its runs; ratios compare two things measured in the same "
         f"run. Chart: bench/results.png.\n\n"
     )
-    TABLE.write_text(header + table(figures) + "\n")
+    if os.environ.get("BENCH_CONDITIONS"):  # e.g. "another job loaded the machine throughout"
+        header += f"Conditions: {os.environ['BENCH_CONDITIONS']}\n\n"
+    if old_rows:
+        header += (
+            f"Figures marked * were not measured by this run: they are carried over from the "
+            f"previous bench/RESULTS.md ({date}), and are not in the chart.\n\n"
+        )
+    lines = table(figures).split("\n")
+    rows = len(figures) + 2
+    body = "\n".join(lines[:rows] + old_rows + lines[rows:])
+    if old_notes:
+        body += ("\n" if len(lines) > rows else "\n\n") + "\n".join(old_notes)
+    TABLE.write_text(header + body + "\n")
     chart(figures)
     print(f"\nwrote {TABLE.relative_to(ROOT)} and {CHART.relative_to(ROOT)}")
     print(table(figures))

@@ -82,11 +82,12 @@ def metrics(log: str) -> list[dict[str, float]]:
     return rows
 
 
-def in_image(image: str, root: Path) -> tuple[float, str]:
-    """Seconds from `docker run` to the container's exit, and its log."""
+def in_image(image: str, root: Path, extra: tuple[str, ...] = ()) -> tuple[float, str]:
+    """Seconds from `docker run` (with `extra` arguments) to the container's exit, and its log."""
+    command = [DOCKER, "run", "--rm", "--hostname", "algo-1", "-v", f"{root}:/opt/ml", *extra]
     started = time.monotonic()
     proc = subprocess.run(
-        [DOCKER, "run", "--rm", "--hostname", "algo-1", "-v", f"{root}:/opt/ml", image, "train"],
+        [*command, image, "train"],
         capture_output=True,
         text=True,
     )

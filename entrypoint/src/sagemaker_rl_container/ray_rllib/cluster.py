@@ -257,6 +257,10 @@ class Head:
                 f"--num-cpus={contract.num_cpus}",
                 f"--num-gpus={contract.num_gpus}",
                 "--include-dashboard=false",
+                # No autoscaler on SageMaker: its monitor process (~0.4 CPU s to start, then
+                # polling) serves nothing here. The log monitor stays: it carries the env
+                # runners' output to this job's log.
+                "--no-monitor",
             ],
             contract.output_data_dir / "ray-head",
         )

@@ -159,7 +159,15 @@ class RayTrainer(Trainer):
                 self.head.start()
                 self.config = self._build_config(_cluster_resources(), check=True)
             else:
-                _init_ray(self.contract)
+                _init_ray(
+                    self.contract,
+                    remote_workers=bool(
+                        int(self.config.num_env_runners or 0)
+                        or int(self.config.num_learners or 0)
+                        or int(self.config.evaluation_num_env_runners or 0)
+                        or self.datasets["dataset_input"] is not None
+                    ),
+                )
         self._log_plan()
         if self.env is not None:
             environments.register(self.env)
@@ -331,7 +339,14 @@ def _stop_conditions(job: JobConfig, env: environments.ResolvedEnv | None) -> St
     return StopConditions(iterations=DEFAULT_MAX_ITERATIONS, mean_return=threshold, recent=recent)
 
 
-def _init_ray(contract: TrainingContract) -> None:
+def _init_ray(contract: TrainingContract, remote_workers: bool) -> None:
+    """A one-host Ray for this job. Ray 2.60's `ray.init` always starts GCS, a raylet with its
+    two agents, a minimal API server (waited for), the autoscaler monitor and the log monitor;
+    of what it can be told, only the dashboard (off) and worker prestart are not needed here.
+    Prestart starts one idle Python worker per CPU as the driver connects, so that remote actors
+    find one ready; a job whose env runners, learners and evaluation all run in this process
+    (the zero-code PPO on a small instance) never uses them, and on 2 CPUs their start-up
+    competes with the job's own (bench/startup_bench.py measures it)."""
     import ray
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
@@ -342,6 +357,7 @@ def _init_ray(contract: TrainingContract) -> None:
         num_gpus=contract.num_gpus,
         include_dashboard=False,
         configure_logging=False,
+        _system_config=({} if remote_workers else {"prestart_worker_first_driver": False}),
     )
 
 
