@@ -27,6 +27,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = "sagemaker-rl:ray-torch-cpu"
+# The RL Coach examples (examples/coach-*) run in the Coach TensorFlow image.
+COACH_IMAGE = "sagemaker-rl:coach1.0-tf2.15-cpu-py39"
 # The repository's wrapper finds (or starts) an engine; elsewhere plain `docker`.
 DOCKER = str(ROOT / "tools" / "docker") if (ROOT / "tools" / "docker").exists() else "docker"
 METRICS_LINE = re.compile(r"\[rl-metrics\] (.*)")
@@ -282,9 +284,11 @@ def stop(container: str, grace_s: int = 120) -> None:
     _docker("stop", "-t", str(grace_s), container, timeout=grace_s + 30, check=False)
 
 
-def example(name: str, description: str) -> Example:
+def example(name: str, description: str, default_image: str = DEFAULT_IMAGE) -> Example:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--image", default=os.environ.get("EXAMPLE_IMAGE", DEFAULT_IMAGE))
+    # EXAMPLE_IMAGE picks the Ray image; the Coach examples' is EXAMPLE_COACH_IMAGE.
+    variable = "EXAMPLE_IMAGE" if default_image == DEFAULT_IMAGE else "EXAMPLE_COACH_IMAGE"
+    parser.add_argument("--image", default=os.environ.get(variable, default_image))
     parser.add_argument("--work-dir", type=Path, default=ROOT / "build" / "examples" / name)
     parser.add_argument("--short", action="store_true", help="a few iterations only (tests)")
     args = parser.parse_args()

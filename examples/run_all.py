@@ -2,7 +2,10 @@
 """Run examples at full length, one after another, and write examples/RESULTS.md from what
 each one showed (its figures and checks, from build/examples/<name>/result.json).
 
-    python3 examples/run_all.py [--image REF] [NAME ...]
+    python3 examples/run_all.py [--image REF] [--coach-image REF] [NAME ...]
+
+The RL Coach examples (coach-*) run in the Coach TensorFlow image: `--coach-image`, else
+`make build IMAGE=coach-tensorflow-cpu` builds it first (quick when it is up to date).
 """
 
 from __future__ import annotations
@@ -18,19 +21,28 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE.parent / "build" / "examples"
+sys.path.insert(0, str(HERE))
+from local import COACH_IMAGE  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default="sagemaker-rl:ray-torch-cpu")
+    parser.add_argument("--coach-image", help=f"for the coach-* examples (default {COACH_IMAGE})")
     parser.add_argument("names", nargs="*")
     args = parser.parse_args()
     names = args.names or sorted(path.parent.name for path in HERE.glob("*/run.py"))
+    if any(_is_coach(name) for name in names) and not args.coach_image:
+        subprocess.run(
+            ["make", "-C", str(HERE.parent), "build", "IMAGE=coach-tensorflow-cpu"], check=True
+        )
+    coach_image = args.coach_image or COACH_IMAGE
     rows = []
     for name in names:
         started = time.monotonic()
+        image = coach_image if _is_coach(name) else args.image
         returncode = subprocess.run(
-            [sys.executable, str(HERE / name / "run.py"), "--image", args.image]
+            [sys.executable, str(HERE / name / "run.py"), "--image", image]
         ).returncode
         minutes = (time.monotonic() - started) / 60
         result_file = WORK / name / "result.json"
@@ -41,8 +53,9 @@ def main() -> int:
         "# Example results",
         "",
         f"Written by `make examples` ({platform.machine()}, {_cpus()} CPUs, image "
-        f"`{args.image}`; last run {datetime.date.today()}): each example at full length, "
-        f"locally. Figures and checks come from each run's result.json.",
+        f"`{args.image}`, `{coach_image}` for coach-*; last run {datetime.date.today()}): each "
+        f"example at full length, locally. Figures and checks come from each run's result.json; "
+        f"an example not run that time keeps the row of its own last run.",
         "",
         "| example | outcome | minutes | figures | checks |",
         "|---|---|---|---|---|",
@@ -59,6 +72,10 @@ def main() -> int:
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if all(returncode == 0 for _, returncode, _, _ in rows) else 1
+
+
+def _is_coach(name: str) -> bool:
+    return name.startswith("coach-")
 
 
 def _existing_rows() -> dict[str, str]:

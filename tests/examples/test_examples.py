@@ -5,6 +5,7 @@ example's own evidence (baseline comparison, resumed iteration count, objective 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -150,7 +151,9 @@ def test_distributed_rollouts_use_both_hosts(image, tmp_path):
 def test_every_example_is_tested_and_documented():
     names = sorted(path.parent.name for path in EXAMPLES.glob("*/run.py"))
     assert len(names) >= 7
+    coach_tests = (Path(__file__).parent / "test_coach_examples.py").read_text()
     tests = [name for name in globals() if name.startswith("test_")]
+    tests += re.findall(r"^def (test_\w+)", coach_tests, re.MULTILINE)
     readme = (EXAMPLES / "README.md").read_text()
     for name in names:
         assert any(test.startswith(f"test_{name.replace('-', '_')}") for test in tests), name

@@ -89,6 +89,12 @@ def test_an_old_entry_script_picks_its_preset_and_maps_its_hyperparameters(old_s
     assert [m["iteration"] for m in result.metric_lines()] == ["1", "2"]
     meta = read_json(result.root / "model" / "metadata.json")
     assert meta["preset"] == "preset-cartpole-clippedppo"
+    # The last evaluation period's return, as the metric lines reported it.
+    last = result.metric_lines()[-1]
+    assert meta["training"]["evaluation_return_mean"] == pytest.approx(
+        float(last["evaluation_return_mean"])
+    )
+    assert meta["training"]["evaluation_episodes"] == int(last["evaluation_episodes"])
     assert (result.root / "model" / "1" / "saved_model.pb").exists()
 
 

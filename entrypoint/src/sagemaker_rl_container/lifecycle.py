@@ -380,9 +380,12 @@ class Job:
             # what a mean-return stop condition compares: the last N episodes' mean
             "recent_episode_return_mean": json_number(self.stop.recent.mean),
             "recent_episodes": self.stop.recent.count,
-            # the evaluation that confirmed (or last refused) a mean-return stop
-            "evaluation_return_mean": json_number(evaluation[0] if evaluation else math.nan),
-            "evaluation_episodes": evaluation[1] if evaluation else 0,
+            # the evaluation that confirmed (or last refused) a mean-return stop, else the
+            # toolkit's own last evaluation (Coach's evaluation periods)
+            "evaluation_return_mean": json_number(summary.evaluation_return_mean),
+            "evaluation_episodes": evaluation[1]
+            if evaluation
+            else self._last_evaluation_episodes(),
             "stop_reason": reason,
             "resumed_from": resumed,
             "hosts": len(self.contract.hosts),
@@ -396,6 +399,11 @@ class Job:
         if self.last is None:
             return math.nan
         return self.last.losses.get("evaluation_return_mean", math.nan)
+
+    def _last_evaluation_episodes(self) -> int:
+        if self.last is None:
+            return 0
+        return int(self.last.losses.get("evaluation_episodes", 0))
 
 
 def _stop_if_asked(when: str) -> None:
