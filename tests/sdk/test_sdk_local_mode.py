@@ -423,3 +423,59 @@ except RuntimeError as error:
     assert bad.result.get("ok") is False, bad.output[-4000:]
     failure = failure_of(tmp_path / "bad")
     assert failure.startswith("unknown hyperparameter rl_stop_iteration (did you mean ")
+
+
+# ---- the old notebooks' Ray launcher script, with its own copy of sagemaker_rl/ -------------
+
+
+@pytest.mark.parametrize("sdk", ["v2", "v3"])
+def test_an_old_ray_launcher_script_with_its_sagemaker_rl_copy_runs_under_either_sdk(
+    image, tmp_path, sdk
+):
+    shutil.copytree(SOURCES / "legacy_ray", tmp_path / "src")
+    # SDK v3's driver exports every hyperparameter as SM_HP_<NAME> in a shell script, which
+    # fails on a dotted name (`export: SM_HP_RL.TRAINING...: not a valid identifier`): there the
+    # job's own setting replaces the experiment's stop condition.
+    hyperparameters = (
+        '{"rl.training.stop.training_iteration": 2}' if sdk == "v2" else '{"rl_stop_iterations": 2}'
+    )
+    if sdk == "v2":
+        code = f"""
+        from sagemaker.rl import RLEstimator
+
+        estimator = RLEstimator(
+            entry_point="train-ray.py", source_dir="src", image_uri=IMAGE_URI, role=ROLE,
+            instance_count=1, instance_type="local", hyperparameters={hyperparameters},
+        )
+        estimator.fit()
+        report(model_data=estimator.model_data)
+        """
+    else:
+        code = (
+            MODEL_TRAINER
+            + f"""
+trainer = ModelTrainer(
+    training_image=IMAGE_URI, role=ROLE, training_mode=Mode.LOCAL_CONTAINER,
+    compute=Compute(instance_type="local_cpu", instance_count=1),
+    local_container_root=CONTAINERS,
+    source_code=SourceCode(source_dir="src", entry_script="train-ray.py"),
+    hyperparameters={hyperparameters},
+)
+trainer.train()
+report(ok=True)
+"""
+        )
+    run = run_local(code, image, tmp_path, sdk=sdk)
+    assert run.returncode == 0, run.output[-4000:]
+    lines = run.container_lines()
+    # The image's launcher ran (the copy's ray_launcher.py raises on import) ...
+    assert any("is not used for ray_launcher.py" in line for line in lines)
+    # ... and the module only the copy has still imported from it.
+    assert any("helper from the uploaded sagemaker_rl copy" in line for line in lines)
+    if sdk == "v2":
+        archive = run.result["model_data"]
+    else:
+        (path,) = (tmp_path / "containers").glob("compressed_artifacts/model.tar.gz")
+        archive = str(path)
+    meta = metadata_of(archive, tmp_path / "model")
+    assert meta["training"]["iterations"] == 2 and meta["env"] == "CartPole-gym"
