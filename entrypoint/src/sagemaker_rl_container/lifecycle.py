@@ -196,22 +196,15 @@ class Job:
                     "or seed differ)"
                 )
             else:
-                problem = self.store.verify(checkpoint) or ""
-                if not problem:
-                    try:
-                        iteration = self.trainer.restore(checkpoint)
-                    except UserError:
-                        raise
-                    except Exception as error:
-                        problem = summarize(error)
-                    else:
-                        logger.info(
-                            "Resumed from %s: training continues at iteration %d",
-                            checkpoint.describe(),
-                            iteration + 1,
-                        )
-                        self.curve.resume(iteration)
-                        return checkpoint.path.name
+                iteration, problem = self._load(checkpoint)
+                if iteration is not None:
+                    logger.info(
+                        "Resumed from %s: training continues at iteration %d",
+                        checkpoint.describe(),
+                        iteration + 1,
+                    )
+                    self.curve.resume(iteration)
+                    return checkpoint.path.name
             logger.warning("Checkpoint %s is unusable: %s", checkpoint.describe(), problem)
             problems.append(f"{checkpoint.path.name}: {problem}")
         if problems:
@@ -270,15 +263,8 @@ class Job:
                 f"{where}: {checkpoint.describe()} holds {_describe(saved)}, this job trains "
                 f"{_describe(identity)}: warm-start from a checkpoint of the same kind"
             )
-        problem = self.store.verify(checkpoint)
-        if not problem:
-            try:
-                iteration = self.trainer.restore(checkpoint)
-            except UserError:
-                raise
-            except Exception as error:
-                problem = summarize(error)
-        if problem:
+        iteration, problem = self._load(checkpoint)
+        if iteration is None:
             raise UserError(f"{where}: {checkpoint.describe()} is unusable: {problem}")
         logger.info(
             "Warm start from %s: %s; training continues at iteration %d",
@@ -288,6 +274,19 @@ class Job:
         )
         self.curve.resume(iteration)
         return f"{WARM_START_CHANNEL} channel: {checkpoint.path.name}"
+
+    def _load(self, checkpoint: Checkpoint) -> tuple[int | None, str]:
+        """Verify `checkpoint`'s files and restore it: (its iteration, "") or (None, why not).
+        A `UserError` from the toolkit fails the job."""
+        problem = self.store.verify(checkpoint)
+        if problem:
+            return None, problem
+        try:
+            return self.trainer.restore(checkpoint), ""
+        except UserError:
+            raise
+        except Exception as error:
+            return None, summarize(error)
 
     # -- train
 
