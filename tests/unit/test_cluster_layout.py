@@ -9,7 +9,7 @@ import pytest
 
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.ray_rllib.cluster import layout
+from sagemaker_rl_container.hosts import layout
 
 
 def contract(current: str, hosts: list[str], groups: dict[str, list[str]]) -> TrainingContract:

@@ -28,10 +28,10 @@ import logging
 from typing import Any
 
 from sagemaker_rl import class_or_instance_method
+from sagemaker_rl_container import hosts
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.ray_rllib import cluster
 from sagemaker_rl_container.ray_rllib.launcher import RayLauncher
 from sagemaker_rl_container.training_program import reporting_failures, start
 
@@ -51,7 +51,7 @@ class SageMakerRayLauncher(RayLauncher):
         self.hosts_info = list(self.contract.hosts)
         self.current_host = self.contract.current_host
         with reporting_failures(self.contract):
-            head = cluster.layout(self.contract, None).head
+            head = hosts.layout(self.contract, None).head
         self.is_master_node = self.current_host == head
 
     # -- the old hooks

@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 
-from sagemaker_rl_container import script_mode, source_dir
+from sagemaker_rl_container import hosts, script_mode, source_dir
 from sagemaker_rl_container.config import JobConfig, log_unused_hyperparameters
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import JobFailed, TrainingInterrupted, UserError
@@ -67,7 +67,7 @@ def _run_as_cluster_worker(contract: TrainingContract) -> bool:
     from sagemaker_rl_container.ray_rllib import cluster
 
     job = JobConfig.from_hyperparameters(contract.hyperparameters)
-    nodes = cluster.layout(contract, job.head_instance_group)
+    nodes = hosts.layout(contract, job.head_instance_group)
     if nodes.is_head:
         return False
     # The same source directory as the head: Ray workers here import the user's modules.

@@ -10,7 +10,6 @@ Only the head writes the model and checkpoints.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -21,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.error import HTTPError, URLError
@@ -30,6 +28,7 @@ from urllib.request import Request, urlopen
 from sagemaker_rl_container import signals
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import UserError
+from sagemaker_rl_container.hosts import Layout, job_secret, node_ip, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -41,55 +40,15 @@ HEAD_LOST_AFTER_S = float(os.environ.get("SAGEMAKER_RL_HEAD_LOST_AFTER", 30))
 POLL_S = 1.0
 
 
-@dataclass(frozen=True)
-class Layout:
-    head: str
-    workers: list[str]
-    current: str
-
-    @property
-    def is_head(self) -> bool:
-        return self.current == self.head
-
-
-def layout(contract: TrainingContract, head_group: str | None) -> Layout:
-    """Which host is the head; hosts come from resourceconfig.json, never assumed."""
-    if head_group is not None:
-        hosts = contract.instance_groups.get(head_group)
-        if not hosts:
-            groups = ", ".join(sorted(contract.instance_groups)) or "none"
-            raise UserError(
-                f"rl_head_instance_group {head_group!r} is not an instance group of this job "
-                f"(groups: {groups})"
-            )
-        head = hosts[0]
-    else:
-        head = contract.hosts[0]
-    return Layout(head, [h for h in contract.hosts if h != head], contract.current_host)
-
-
 def configure_auth(contract: TrainingContract) -> None:
     """Token authentication for this job's Ray cluster (and status endpoint), the same token on
-    every host: the user's `RAY_AUTH_TOKEN` when the job's environment sets one, else one
-    derived from what every host of this job is given and other machines on the network are
-    not: the training job's name, its hyperparameters and its hosts. Whoever can read the job's
-    description (its owner) can derive it too; for a secret of your own, set RAY_AUTH_TOKEN in
-    the job's environment."""
+    every host: the user's `RAY_AUTH_TOKEN` when the job's environment sets one, else
+    `hosts.job_secret` (see there for who can derive it)."""
     # Ray reads these when it is first imported: set them before anything imports it.
     os.environ["RAY_AUTH_MODE"] = "token"
     if os.environ.get("RAY_AUTH_TOKEN"):
         return
-    material = json.dumps(
-        {
-            "job": contract.job_name,
-            "hyperparameters": contract.hyperparameters,
-            "hosts": sorted(contract.hosts),
-            "purpose": "sagemaker-rl ray cluster",
-        },
-        sort_keys=True,
-        default=str,
-    )
-    os.environ["RAY_AUTH_TOKEN"] = hashlib.sha256(material.encode()).hexdigest()
+    os.environ["RAY_AUTH_TOKEN"] = job_secret(contract, "sagemaker-rl ray cluster")
 
 
 def ray_environment() -> dict[str, str]:
@@ -107,44 +66,6 @@ def ray_environment() -> dict[str, str]:
 
 def _authorization() -> dict[str, str]:
     return {"Authorization": f"Bearer {os.environ.get('RAY_AUTH_TOKEN', '')}"}
-
-
-def resolve(host: str, deadline: float, role: str) -> str:
-    """The IPv4 address of `host`, retrying until `deadline` (names appear as hosts boot)."""
-    while True:
-        try:
-            return socket.gethostbyname(host)
-        except OSError as error:
-            if time.monotonic() > deadline:
-                raise UserError(
-                    f"{role} host {host!r} from resourceconfig.json did not resolve before the "
-                    f"cluster timeout ({error}); check the job's hosts and network"
-                ) from None
-            time.sleep(POLL_S)
-
-
-def node_ip(contract: TrainingContract, deadline: float) -> str:
-    """This host's address: its name's, unless that is not on this machine and the interface
-    SageMaker names has one."""
-    by_name = resolve(contract.current_host, deadline, "this")
-    interface_ips = _interface_addresses(contract.network_interface)
-    local = {ip for ips in _all_addresses().values() for ip in ips}
-    if by_name not in local and not by_name.startswith("127.") and interface_ips:
-        return interface_ips[0]
-    return by_name
-
-
-def _all_addresses() -> dict[str, list[str]]:
-    import psutil
-
-    return {
-        name: [a.address for a in addrs if a.family == socket.AF_INET]
-        for name, addrs in psutil.net_if_addrs().items()
-    }
-
-
-def _interface_addresses(name: str | None) -> list[str]:
-    return _all_addresses().get(name or "", [])
 
 
 class RayNode:

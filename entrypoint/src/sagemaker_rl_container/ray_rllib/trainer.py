@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sagemaker_rl_container import background_imports, signals
+from sagemaker_rl_container import background_imports, hosts, signals
 from sagemaker_rl_container.checkpoints import Checkpoint
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
@@ -62,7 +62,7 @@ def run(
     """
     head = None
     if contract.is_distributed:
-        nodes = cluster.layout(contract, job.head_instance_group)
+        nodes = hosts.layout(contract, job.head_instance_group)
         head = cluster.Head(contract, nodes, job.cluster_timeout)
     try:
         trainer = RayTrainer(contract, job, base_config, before_build, head)
