@@ -71,9 +71,17 @@ def _run_as_cluster_worker(contract: TrainingContract) -> bool:
     if nodes.is_head:
         return False
     # The same source directory as the head: Ray workers here import the user's modules.
-    source_dir.prepare(contract)
+    _prepare_source(contract)
     cluster.run_worker(contract, nodes, job.cluster_timeout)
     return True
+
+
+def _prepare_source(contract: TrainingContract) -> None:
+    """A host that runs no entry script still imports the user's modules (environments,
+    presets): the source directory importable, its requirements.txt installed."""
+    source = source_dir.prepare(contract)
+    if source is not None:
+        script_mode.install_requirements(source)
 
 
 def _run_zero_code(contract: TrainingContract) -> None:
