@@ -101,3 +101,20 @@ def test_coach_managed_spot_resumes_and_keeps_learning(coach_image, tmp_path):
     rows = (tmp_path / "job" / "output" / "data" / "training_curve.csv").read_text().splitlines()
     assert [int(float(row.split(",")[0])) for row in rows[1:]] == [1, 2, 3, 4, 5, 6]
     assert figures["evaluation_return"] >= CARTPOLE_RANDOM + 20, figures
+
+
+def test_distributed_coach_trains_on_two_hosts_and_beats_random_play(coach_image, tmp_path):
+    # The head trains, both hosts play (the example checks every iteration's episodes came
+    # from both); the object tracker's random play scores -53.4, the check asks for +10.
+    result = run_example("distributed-coach", coach_image, tmp_path)
+    figures = result["figures"]
+    assert figures["hosts"] == 2
+    assert figures["evaluation_return"] >= figures["random_return"] + 10, result
+    head = tmp_path / "algo-1"
+    assert (head / "output" / "success").exists() and (
+        tmp_path / "algo-2" / "output" / "success"
+    ).exists()
+    assert (
+        "Applying RL hyperparameter rl.improve_steps:TrainingSteps=4"
+        in (head / "train.log").read_text()
+    )

@@ -348,6 +348,43 @@ def test_a_coach_preset_trains_whichever_way_the_sdk_encodes(coach_image, tmp_pa
     assert all(code == 0 for code in container_exit_codes(run).values())
 
 
+def test_distributed_coach_on_two_sdk_local_instances(coach_image, tmp_path):
+    # RLEstimator with instance_count=2: docker-compose names the hosts (algo-1-xxxxx); the
+    # entry script runs on the head, rollout workers on both.
+    source = tmp_path / "src"
+    shutil.copytree(COACH_SOURCES, source)
+    (source / "train-coach.py").write_text(OLD_COACH_ENTRY_SCRIPT)
+    run = run_local(
+        """
+        from sagemaker.rl import RLEstimator
+
+        estimator = RLEstimator(
+            entry_point="train-coach.py", source_dir="src", image_uri=IMAGE_URI, role=ROLE,
+            instance_count=2, instance_type="local",
+            hyperparameters={
+                "RLCOACH_PRESET": "preset-cartpole-clippedppo",
+                "rl.improve_steps:TrainingSteps": 2,
+                "rl.steps_between_evaluation_periods:EnvironmentSteps": 1000,
+                "rl.agent_params.algorithm.num_consecutive_playing_steps:EnvironmentSteps": 1000,
+                "rl.evaluation_steps:EnvironmentEpisodes": 2,
+            },
+        )
+        estimator.fit()
+        report(model_data=estimator.model_data)
+        """,
+        coach_image,
+        tmp_path,
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    hosts = run.hosts()
+    assert len(hosts) == 2, hosts
+    rounds = [line for line in run.container_lines() if "Rollout episodes this iteration" in line]
+    assert len(rounds) == 2 and all(f"{host}/0 x" in rounds[-1] for host in hosts), rounds
+    model = extract(run.result["model_data"], tmp_path / "model")
+    assert json.loads((model / "metadata.json").read_text())["training"]["hosts"] == 2
+    assert container_exit_codes(run) == dict.fromkeys(hosts, 0)
+
+
 # ---- SDK v3: ModelTrainer -------------------------------------------------------------------
 # Without source_code, ModelTrainer's local container runs the image's own command (`train`),
 # with hyperparameters JSON-encoded. With source_code it replaces the entrypoint with its own

@@ -150,7 +150,7 @@ def test_config_reads_preset_settings_and_overrides():
         ),
         (
             {"RLCOACH_PRESET": "p", "rl_checkpoint_kep": 2},
-            "unknown hyperparameter rl_checkpoint_kep (did you mean rl_checkpoint_keep?); known Coach settings: RLCOACH_PRESET, rl_checkpoint_frequency, rl_checkpoint_keep, rl_checkpoint_seconds, rl_apply_stop_condition, rl_seed, rl_dataset_channel, rl_export_model",
+            "unknown hyperparameter rl_checkpoint_kep (did you mean rl_checkpoint_keep?); known Coach settings: RLCOACH_PRESET, rl_checkpoint_frequency, rl_checkpoint_keep, rl_checkpoint_seconds, rl_apply_stop_condition, rl_seed, rl_dataset_channel, rl_export_model, rl_rollout_workers_per_host, rl_cluster_timeout, rl_head_instance_group",
         ),
         (
             {"RLCOACH_PRESET": "p", "rl_checkpoint_keep": 0},

@@ -92,9 +92,9 @@ class SageMakerCoachPresetLauncher:
             if PRESET_KEY not in settings:
                 settings[PRESET_KEY] = self.default_preset_name()
             config = CoachConfig.from_hyperparameters({**settings, **self.hyperparameters})
-            from sagemaker_rl_container.coach import trainer
+            from sagemaker_rl_container.coach import job
 
-            return trainer.run(self.contract, config)
+            return job.run(self.contract, config)
 
     def _old_argument(self, name: str, value: Any) -> None:
         if name == "num_workers" and int(value) != 1:

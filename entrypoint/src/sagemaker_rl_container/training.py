@@ -97,10 +97,16 @@ def _run_coach(contract: TrainingContract) -> None:
     from sagemaker_rl_container.coach.config import PRESET_KEY, CoachConfig
 
     if contract.is_distributed:
-        raise UserError(
-            f"Coach images train on one host; this job has {len(contract.hosts)} "
-            f"(set instance_count=1)"
-        )
+        from sagemaker_rl_container.coach import cluster
+
+        nodes, timeout_s = cluster.rollout_host_settings(contract)
+        if not nodes.is_head:
+            # Rollouts only: the head's config (its preset, overrides, whatever an entry
+            # script mapped) arrives from the head; the source directory must be ready.
+            _prepare_source(contract)
+            cluster.run_worker_host(contract, nodes, timeout_s)
+            return
+
     if contract.user_program:
         # SageMaker's Coach examples: an entry script on the `sagemaker_rl` package's
         # SageMakerCoachPresetLauncher, which picks the preset and maps hyperparameters.
@@ -108,6 +114,6 @@ def _run_coach(contract: TrainingContract) -> None:
         return
     config = CoachConfig.from_hyperparameters(contract.hyperparameters)
     log_unused_hyperparameters(contract.hyperparameters, "your preset", also_known=(PRESET_KEY,))
-    from sagemaker_rl_container.coach import trainer
+    from sagemaker_rl_container.coach import job
 
-    trainer.run(contract, config)
+    job.run(contract, config)

@@ -65,6 +65,20 @@ class CoachConfig(BaseModel):
         "dataset", description="batch RL: the input channel holding the preset's CSV dataset"
     )
     export_model: bool = Field(True, description="export the trained network into model/")
+    rollout_workers_per_host: PositiveInt = Field(
+        1,
+        description="multi-host jobs (distributed Coach): rollout worker processes on each "
+        "host, the head's included",
+    )
+    cluster_timeout: PositiveFloat = Field(
+        300,
+        description="multi-host jobs: seconds to wait for the head's Redis and for every "
+        "rollout worker to join",
+    )
+    head_instance_group: Optional[str] = Field(
+        None,
+        description="heterogeneous jobs: the instance group whose first host runs the trainer",
+    )
     overrides: list[Override] = Field(default_factory=list)
 
     @classmethod

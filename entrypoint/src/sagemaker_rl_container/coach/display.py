@@ -12,6 +12,7 @@ import subprocess
 import time
 from typing import Any, Optional
 
+from sagemaker_rl_container.child_processes import end_with_parent
 from sagemaker_rl_container.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ class VirtualDisplay:
             [xvfb, display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_end_with_parent,
+            # The job does not stop the display itself: pyglet keeps its connection until the
+            # interpreter exits, and Xlib ends a process whose display goes away first.
+            preexec_fn=end_with_parent,
         )
         socket = f"/tmp/.X11-unix/X{DISPLAY_NUMBER}"
         deadline = time.monotonic() + 10
@@ -56,14 +59,3 @@ class VirtualDisplay:
             time.sleep(0.05)
         os.environ["DISPLAY"] = display
         logger.info("The preset renders: a virtual display (Xvfb %s) draws its frames", display)
-
-
-def _end_with_parent() -> None:
-    """In the Xvfb child: end when the job's process does. The job does not stop the display
-    itself: pyglet keeps its connection until the interpreter exits, and Xlib ends a process
-    whose display goes away first (`XIO: fatal IO error`)."""
-    import ctypes
-    import signal
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)

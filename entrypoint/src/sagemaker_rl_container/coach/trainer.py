@@ -18,17 +18,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 from sagemaker_rl_container.checkpoints import Checkpoint
-from sagemaker_rl_container.coach import display, preset
+from sagemaker_rl_container.coach import display
 from sagemaker_rl_container.coach.config import CoachConfig
 from sagemaker_rl_container.coach.preset import framework, top_agent
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import UserError, summarize
 from sagemaker_rl_container.lifecycle import (
     IterationDone,
-    Job,
-    JobSettings,
     Trainer,
-    TrainingSummary,
     settings_digest,
 )
 from sagemaker_rl_container.metrics import IterationMetrics
@@ -48,14 +45,26 @@ SCHEDULE = ("improve_steps", "steps_between_evaluation_periods", "evaluation_ste
 STATE_KEY = "coach"
 
 
-def run(contract: TrainingContract, config: CoachConfig) -> TrainingSummary:
-    trainer = CoachTrainer(contract, config, preset.prepare(contract, config))
-    settings = JobSettings(
-        config.checkpoint_frequency,
-        config.checkpoint_keep,
-        checkpoint_seconds=config.checkpoint_seconds,
+def task_parameters(
+    contract: TrainingContract,
+    config: CoachConfig,
+    experiment: Path,
+    checkpoint_dir: Path,
+    restore: Optional[Path],
+) -> Any:
+    """Coach's TaskParameters for this job: the image's framework, its devices, the seed."""
+    from rl_coach.base_parameters import Frameworks, TaskParameters
+
+    return TaskParameters(
+        framework_type=Frameworks.tensorflow if framework() == "tensorflow" else Frameworks.mxnet,
+        use_cpu=contract.num_gpus == 0,
+        experiment_path=str(experiment),
+        seed=config.seed,
+        checkpoint_save_dir=str(checkpoint_dir),
+        checkpoint_restore_path=str(restore) if restore else None,
+        apply_stop_condition=config.apply_stop_condition,
+        num_gpu=max(1, contract.num_gpus),
     )
-    return Job(contract, trainer, settings).run()
 
 
 class Episodes:
@@ -79,6 +88,10 @@ class Episodes:
 
 
 class CoachTrainer(Trainer):
+    #: Whether this graph manager plays its own training episodes (a distributed trainer's
+    #: come from the rollout workers, which report them).
+    plays_training_episodes = True
+
     def __init__(self, contract: TrainingContract, config: CoachConfig, graph_manager: Any):
         self.contract = contract
         self.config = config
@@ -129,7 +142,6 @@ class CoachTrainer(Trainer):
 
     def _create_graph(self, restore: Checkpoint | None) -> None:
         from rl_coach import logger as coach_logger
-        from rl_coach.base_parameters import Frameworks, TaskParameters
 
         experiment = self.contract.output_data_dir / "coach"
         experiment.mkdir(parents=True, exist_ok=True)
@@ -138,17 +150,12 @@ class CoachTrainer(Trainer):
         coach_logger.experiment_path = str(experiment)
         self.coach_checkpoints.mkdir(parents=True, exist_ok=True)
         self.gm.create_graph(
-            TaskParameters(
-                framework_type=Frameworks.tensorflow
-                if framework() == "tensorflow"
-                else Frameworks.mxnet,
-                use_cpu=self.contract.num_gpus == 0,
-                experiment_path=str(experiment),
-                seed=self.config.seed,
-                checkpoint_save_dir=str(self.coach_checkpoints),
-                checkpoint_restore_path=str(restore.path) if restore else None,
-                apply_stop_condition=self.config.apply_stop_condition,
-                num_gpu=max(1, self.contract.num_gpus),
+            task_parameters(
+                self.contract,
+                self.config,
+                experiment,
+                self.coach_checkpoints,
+                restore.path if restore else None,
             )
         )
         self._observe()
@@ -196,11 +203,13 @@ class CoachTrainer(Trainer):
 
         def episode_ended() -> None:
             agent = top_agent(gm)
-            self.episodes.record(
-                str(gm.phase.value) if hasattr(gm.phase, "value") else str(gm.phase),
-                agent.total_reward_in_current_episode,
-                agent.current_episode_steps_counter,
-            )
+            phase = str(gm.phase.value) if hasattr(gm.phase, "value") else str(gm.phase)
+            if phase != "Training" or self.plays_training_episodes:
+                self.episodes.record(
+                    phase,
+                    agent.total_reward_in_current_episode,
+                    agent.current_episode_steps_counter,
+                )
             handle_episode_ended()
 
         gm.handle_episode_ended = episode_ended

@@ -1,0 +1,183 @@
+"""One rollout worker of a distributed Coach job (coach/cluster.py), in its own process:
+`python -m sagemaker_rl_container.coach.rollout`, started by its host's `train` process.
+
+It builds the preset's graph from the newest policy, plays its share of each playing period,
+sends what its memory stores to the trainer, and loads each new policy: before playing again
+when the agent learns on-policy (SYNC), whenever one is there when it learns off-policy (ASYNC).
+It ends when the head reports the outcome; a failure is reported to the head in one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from sagemaker_rl_container import hosts
+from sagemaker_rl_container.coach import cluster, preset
+from sagemaker_rl_container.coach.config import CoachConfig
+from sagemaker_rl_container.contract import TrainingContract
+from sagemaker_rl_container.errors import JobFailed, UserError
+
+logger = logging.getLogger(__name__)
+
+
+class Finished(Exception):
+    """The head reported the outcome: stop playing."""
+
+
+class RolloutWorker:
+    def __init__(
+        self,
+        contract: TrainingContract,
+        config: CoachConfig,
+        connection: Any,
+        worker: str,
+        head_ip: str,
+    ) -> None:
+        self.contract = contract
+        self.config = config
+        self.connection = connection
+        self.worker = worker
+        self.head_ip = head_ip
+        self.scratch = Path(tempfile.mkdtemp(prefix="sagemaker-rl-rollout-"))
+        self.policy_dir = self.scratch / "policy"
+        self.version = 0
+        self.deadline = time.monotonic() + config.cluster_timeout
+
+    def run(self) -> None:
+        from rl_coach.base_parameters import DistributedCoachSynchronizationType, RunType
+        from rl_coach.core_types import RunPhase
+
+        from sagemaker_rl_container.coach.trainer import task_parameters
+
+        gm = preset.prepare(self.contract, self.config)
+        sync = cluster.synchronization(gm, self.config.preset)
+        cluster.configure(gm, str(RunType.ROLLOUT_WORKER), self.head_ip, sync)
+        self._wait(lambda: cluster.policy_version(self.connection) > 0, "the first policy")
+        self.version = cluster.fetch_policy(self.connection, self.policy_dir)
+        gm.create_graph(
+            task_parameters(
+                self.contract,
+                self.config,
+                experiment=self.scratch / "experiment",
+                checkpoint_dir=self.scratch / "checkpoint",
+                restore=self.policy_dir,
+            )
+        )
+        agents = [a for level in gm.level_managers for a in level.agents.values()]
+        for agent in agents:
+            agent.memory.set_memory_backend(
+                cluster.experience_backend(self.connection, self.worker, lambda: self.version)
+            )
+        self._report_episodes(gm, agents[0])
+        workers = len(self.contract.hosts) * self.config.rollout_workers_per_host
+        algorithm = gm.agent_params.algorithm
+        # Coach's own rollout worker divides each playing period between the workers.
+        share = algorithm.num_consecutive_playing_steps / workers
+        synchronous = sync == DistributedCoachSynchronizationType.SYNC
+        # Off-policy: keep playing while the trainer keeps up; wait when it falls behind.
+        backlog = max(200, 10 * share.num_steps * workers)
+        logger.info(
+            "Rollout worker %s plays %s %s per round, policy version %d (%s)",
+            self.worker,
+            share.num_steps,
+            type(share).__name__,
+            self.version,
+            sync.name,
+        )
+        try:
+            with gm.phase_context(RunPhase.TRAIN):
+                # The first episode's start, as Coach's heatup would (act() expects one).
+                gm.reset_internal_state(force_environment_reset=True)
+                while True:
+                    self._check_outcome()
+                    if not synchronous:
+                        self._wait(
+                            lambda: self.connection.llen(cluster.EXPERIENCE) <= backlog, None
+                        )
+                    gm.act(share, wait_for_full_episodes=algorithm.act_for_full_episodes)
+                    for agent in agents:
+                        agent.memory.clean()  # sent to the trainer; this worker never trains
+                    if synchronous:
+                        self._wait(
+                            lambda: cluster.policy_version(self.connection) > self.version, None
+                        )
+                    if cluster.policy_version(self.connection) > self.version:
+                        self.version = cluster.fetch_policy(self.connection, self.policy_dir)
+                        gm.restore_checkpoint()
+        except Finished:
+            logger.info("Rollout worker %s: training ended, this worker stops", self.worker)
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _report_episodes(self, gm: Any, agent: Any) -> None:
+        handle_episode_ended = gm.handle_episode_ended
+
+        def episode_ended() -> None:
+            cluster.report_episode(
+                self.connection,
+                self.worker,
+                agent.total_reward_in_current_episode,
+                agent.current_episode_steps_counter,
+            )
+            handle_episode_ended()
+
+        gm.handle_episode_ended = episode_ended
+
+    def _check_outcome(self) -> None:
+        if cluster.read_outcome(self.connection) is not None:
+            raise Finished()
+
+    def _wait(self, ready: Callable[[], bool], what: str | None) -> None:
+        """Until `ready()`; ends with the outcome; `what` names a wait that has a deadline."""
+        while not ready():
+            self._check_outcome()
+            if what is not None and time.monotonic() > self.deadline:
+                raise UserError(
+                    f"rollout worker {self.worker} waited {self.config.cluster_timeout:g} s "
+                    f"(rl_cluster_timeout) for {what} from the trainer"
+                )
+            time.sleep(0.05)
+
+
+def main() -> int:
+    from sagemaker_rl_container.training_program import configure_logging
+
+    configure_logging()
+    worker = os.environ[cluster.ROLLOUT_ENV]
+    connection = None
+    try:
+        contract = TrainingContract.from_environment()
+        head_ip = hosts.resolve(os.environ[cluster.HEAD_ENV], time.monotonic() + 60, "head")
+        secret = cluster.password(contract)
+        cluster.use_password(secret)
+        connection = cluster.connect(head_ip, secret)
+        config = cluster.read_config(connection)
+        if config is None:
+            raise UserError("the head's Redis holds no job config: the head host restarted")
+        heartbeat = cluster.Heartbeat(connection, worker)
+        try:
+            RolloutWorker(contract, config, connection, worker, head_ip).run()
+        finally:
+            heartbeat.stop()
+        return 0
+    except Exception as error:
+        if not isinstance(error, UserError):
+            logger.exception("Rollout worker %s failed", worker)
+            error = JobFailed.from_exception(error)
+        logger.error("Rollout worker %s failed: %s", worker, error)
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                cluster.report_failure(connection, worker, str(error))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""Distributed Coach: two containers on one Docker network, named algo-1 and algo-2 as SageMaker
+names its hosts, each with its own /opt/ml and the same resourceconfig.json. The head (algo-1)
+runs Redis, the trainer and a rollout worker; algo-2 runs a rollout worker."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, JobResult, build_image, docker, make_job, read_json, run_job
+
+pytestmark = pytest.mark.docker
+
+SOURCES = ROOT / "tests" / "coach" / "sources"
+HOSTS = ["algo-1", "algo-2"]
+# Three short playing periods of Clipped PPO, an evaluation after each.
+SHORT_PPO = {
+    "RLCOACH_PRESET": "preset-cartpole-clippedppo",
+    "rl.improve_steps:TrainingSteps": "3",
+    "rl.steps_between_evaluation_periods:EnvironmentSteps": "1000",
+    "rl.agent_params.algorithm.num_consecutive_playing_steps:EnvironmentSteps": "1000",
+    "rl.evaluation_steps:EnvironmentEpisodes": "2",
+    "rl_cluster_timeout": "120",
+}
+LONG_DQN = {
+    "RLCOACH_PRESET": "preset-cartpole-dqn",
+    "rl.improve_steps:EnvironmentSteps": "1000000",
+    "rl.steps_between_evaluation_periods:EnvironmentSteps": "500",
+    "rl.evaluation_steps:EnvironmentEpisodes": "1",
+    "rl_cluster_timeout": "120",
+}
+
+
+@pytest.fixture(scope="module")
+def coach_image() -> str:
+    return build_image("coach-tensorflow-cpu")
+
+
+@pytest.fixture(scope="module")
+def mxnet_image() -> str:
+    return build_image("coach-mxnet-cpu")
+
+
+@dataclass
+class Host:
+    name: str
+    container: str
+    root: Path
+
+    def logs(self) -> str:
+        # Coach prints to stdout, the job's own logging goes to stderr: both, as SageMaker shows.
+        logs = docker("logs", self.container, check=False, timeout=60)
+        return logs.stdout + logs.stderr
+
+    def wait(self, timeout: float) -> int:
+        result = docker("wait", self.container, timeout=timeout)
+        return int(result.stdout.strip())
+
+    def result(self) -> JobResult:
+        code = int(docker("inspect", "-f", "{{.State.ExitCode}}", self.container).stdout)
+        return JobResult(code, self.logs(), self.root)
+
+
+@contextlib.contextmanager
+def cluster(
+    image: str,
+    tmp_path: Path,
+    hyperparameters: dict[str, str],
+    roots: dict[str, Path] | None = None,
+) -> Iterator[dict[str, Host]]:
+    """Both hosts started on a network of their own; removed afterwards."""
+    tag = uuid.uuid4().hex[:8]
+    network = f"sagemaker-rl-test-{tag}"
+    docker("network", "create", network)
+    started: dict[str, Host] = {}
+    try:
+        for host in HOSTS:
+            root = (roots or {}).get(host) or make_job(
+                tmp_path / host, hyperparameters, source_dir=SOURCES, host=host, hosts=HOSTS
+            )
+            container = f"{network}-{host}"
+            docker(
+                "run", "-d", "--name", container, "--hostname", host, "--network", network,
+                "--network-alias", host, "-v", f"{root}:/opt/ml", image, "train",
+            )  # fmt: skip
+            started[host] = Host(host, container, root)
+        yield started
+    finally:
+        for host in started.values():
+            docker("rm", "-f", host.container, check=False)
+        docker("network", "rm", network, check=False)
+
+
+def wait_for_log(host: Host, needle: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while needle not in host.logs():
+        running = docker("inspect", "-f", "{{.State.Running}}", host.container).stdout.strip()
+        assert running == "true", f"{host.name} exited before '{needle}':\n{host.logs()[-3000:]}"
+        assert time.monotonic() < deadline, f"no '{needle}' in {host.name}:\n{host.logs()[-3000:]}"
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize(
+    ("framework", "preset"),
+    [
+        ("tensorflow", "preset-cartpole-clippedppo"),
+        # Written for Coach's own distributed mode: its memory backend and S3 data store give
+        # way to the job's Redis.
+        ("tensorflow", "preset-cartpole-clippedppo-distributed"),
+        ("mxnet", "preset-cartpole-clippedppo"),
+    ],
+)
+def test_clipped_ppo_trains_with_rollouts_on_both_hosts(request, tmp_path, framework, preset):
+    image = request.getfixturevalue("coach_image" if framework == "tensorflow" else "mxnet_image")
+    with cluster(image, tmp_path, {**SHORT_PPO, "RLCOACH_PRESET": preset}) as hosts:
+        head, worker = hosts["algo-1"], hosts["algo-2"]
+        assert head.wait(timeout=600) == 0, head.logs()[-4000:]
+        assert worker.wait(timeout=120) == 0, worker.logs()[-4000:]
+        result = head.result()
+    assert result.succeeded
+    assert "Distributed Coach ready: 2 rollout workers on 2 hosts (algo-1, algo-2)" in result.log
+    # Every iteration's episodes came from both hosts' rollout workers.
+    per_iteration = re.findall(r"Rollout episodes this iteration: (.*)", result.log)
+    assert len(per_iteration) == 3, result.log[-4000:]
+    for line in per_iteration:
+        assert "algo-1/0 x" in line and "algo-2/0 x" in line, line
+    metrics = result.metric_lines()
+    assert [int(m["iteration"]) for m in metrics] == [1, 2, 3]
+    assert int(metrics[-1]["timesteps_total"]) >= 3000
+    assert all(float(m["episode_return_mean"]) > 0 for m in metrics)
+    # Only the head writes the model and checkpoints.
+    meta = read_json(head.root / "model" / "metadata.json")
+    assert meta["training"]["hosts"] == 2
+    assert any((head.root / "checkpoints").glob("checkpoint-*/checkpoint.json"))
+    assert not any((worker.root / "model").iterdir())
+    assert not any((worker.root / "checkpoints").iterdir())
+    assert (worker.root / "output" / "success").exists()
+    assert "(password protected)" in result.log
+    if preset.endswith("-distributed"):
+        assert "The preset's data store (S3DataStoreParameters) gives way" in result.log
+
+
+def test_a_preset_whose_agent_cannot_run_distributed_fails_every_host_in_one_line(
+    coach_image, tmp_path
+):
+    # Coach's own policy-gradient preset: no synchronization type, and none known for it.
+    with cluster(coach_image, tmp_path, {"RLCOACH_PRESET": "CartPole_PG"}) as hosts:
+        head, worker = hosts["algo-1"], hosts["algo-2"]
+        assert head.wait(timeout=180) == 1, head.logs()[-4000:]
+        assert worker.wait(timeout=60) == 1, worker.logs()[-4000:]
+    why = (
+        "preset CartPole_PG: PolicyGradientsAgent has no distributed Coach synchronization type "
+        "(distributed here: ClippedPPOAgent, PPOAgent, DQNAgent"
+    )
+    assert (head.root / "output" / "failure").read_text().startswith(why)
+    worker_failure = (worker.root / "output" / "failure").read_text()
+    assert worker_failure.startswith(f"the head host algo-1 failed: {why}")
+
+
+def test_a_worker_host_killed_mid_run_fails_the_job_with_one_line(coach_image, tmp_path):
+    hyperparameters = {**LONG_DQN, "rl_checkpoint_frequency": "0"}
+    with cluster(coach_image, tmp_path, hyperparameters) as hosts:
+        head, worker = hosts["algo-1"], hosts["algo-2"]
+        wait_for_log(head, "Iteration 2:", timeout=300)
+        docker("kill", worker.container)
+        killed = time.monotonic()
+        assert head.wait(timeout=120) == 1, head.logs()[-4000:]
+        # Noticed within the heartbeat's 10 s, plus an iteration's end.
+        assert time.monotonic() - killed < 60
+        failure = (head.root / "output" / "failure").read_text()
+    assert failure.startswith(
+        "rollout worker algo-2/0 stopped (no heartbeat for 10 s: its host or process died); a "
+        "checkpoint was saved, restart the job to resume"
+    ), failure
+    assert "\n" not in failure.strip()
+    assert any((head.root / "checkpoints").glob("checkpoint-*/checkpoint.json"))
+
+
+def test_sigterm_on_the_head_checkpoints_and_a_restart_resumes(coach_image, tmp_path):
+    with cluster(coach_image, tmp_path, LONG_DQN) as hosts:
+        head, worker = hosts["algo-1"], hosts["algo-2"]
+        wait_for_log(head, "Iteration 2:", timeout=300)
+        docker("stop", "--time", "90", head.container, timeout=120)
+        assert head.wait(timeout=30) == 128 + signal.SIGTERM, head.logs()[-4000:]
+        assert worker.wait(timeout=120) == 1, worker.logs()[-4000:]
+        roots = {name: host.root for name, host in hosts.items()}
+    assert "interrupted by SIGTERM" in (roots["algo-1"] / "output" / "failure").read_text()
+    worker_failure = (roots["algo-2"] / "output" / "failure").read_text()
+    assert worker_failure.startswith("the head host algo-1 failed: training interrupted by SIGTERM")
+    saved = sorted((roots["algo-1"] / "checkpoints").glob("checkpoint-*/checkpoint.json"))
+    assert saved
+    stopped_at = read_json(saved[-1])["coach"]
+    # Both hosts start again with a reachable end; the head resumes from its checkpoint.
+    finish_at = stopped_at["train_counters"]["EnvironmentSteps"] + 1000
+    again = {**LONG_DQN, "rl.improve_steps:EnvironmentSteps": str(finish_at)}
+    for name in HOSTS:
+        make_job(roots[name], again, source_dir=SOURCES, host=name, hosts=HOSTS)
+    with cluster(coach_image, tmp_path, again, roots=roots) as hosts:
+        head, worker = hosts["algo-1"], hosts["algo-2"]
+        assert head.wait(timeout=600) == 0, head.logs()[-4000:]
+        assert worker.wait(timeout=120) == 0, worker.logs()[-4000:]
+        result = head.result()
+    assert f"Resumed from checkpoint-{stopped_at['iteration']:06d}" in result.log
+    metrics = result.metric_lines()
+    assert int(metrics[0]["iteration"]) == stopped_at["iteration"] + 1
+    assert int(metrics[-1]["timesteps_total"]) >= finish_at
+
+
+def test_a_rollout_host_that_never_joins_is_named(coach_image, tmp_path):
+    root = make_job(
+        tmp_path / "algo-1",
+        {**SHORT_PPO, "rl_cluster_timeout": "8"},
+        source_dir=SOURCES,
+        host="algo-1",
+        hosts=HOSTS,
+    )
+    result = run_job(coach_image, root, timeout=180)
+    assert result.returncode == 1, result.log[-3000:]
+    assert result.failure == (
+        "rollout workers algo-2/0 did not join within 8 s (rl_cluster_timeout); 1 of 2 joined"
+    )
