@@ -137,6 +137,7 @@ class Example:
         hosts: Sequence[str],
         source_dir: Path | None = None,
         timeout: float = 1800,
+        program: str | None = None,
     ) -> dict[str, Job]:
         """One multi-host job, SageMaker style: a container per host on one Docker network,
         each with its own /opt/ml and a resourceconfig.json naming every host."""
@@ -145,7 +146,7 @@ class Example:
         for host, root in roots.items():
             if root.exists():
                 shutil.rmtree(root)
-            self.layout(root, hyperparameters, source_dir, hosts=hosts, host=host)
+            self.layout(root, hyperparameters, source_dir, program, hosts=hosts, host=host)
         names = {host: f"{network}-{host}" for host in hosts}
         _docker("network", "create", network)
         try:

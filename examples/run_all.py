@@ -4,8 +4,9 @@ each one showed (its figures and checks, from build/examples/<name>/result.json)
 
     python3 examples/run_all.py [--image REF] [--coach-image REF] [NAME ...]
 
-The RL Coach examples (coach-*) run in the Coach TensorFlow image: `--coach-image`, else
-`make build IMAGE=coach-tensorflow-cpu` builds it first (quick when it is up to date).
+The RL Coach examples (coach-*, distributed-coach) run in the Coach TensorFlow image:
+`--coach-image`, else `make build IMAGE=coach-tensorflow-cpu` builds it first (quick when it is
+up to date).
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ def main() -> int:
         "# Example results",
         "",
         f"Written by `make examples` ({platform.machine()}, {_cpus()} CPUs, image "
-        f"`{args.image}`, `{coach_image}` for coach-*; last run {datetime.date.today()}): each "
-        f"example at full length, locally. Figures and checks come from each run's result.json; "
-        f"an example not run that time keeps the row of its own last run.",
+        f"`{args.image}`, `{coach_image}` for the Coach ones; last run "
+        f"{datetime.date.today()}): each example at full length, locally. Figures and checks "
+        f"come from each run's result.json; an example not run that time keeps the row of its "
+        f"own last run.",
         "",
         "| example | outcome | minutes | figures | checks |",
         "|---|---|---|---|---|",
@@ -75,7 +77,7 @@ def main() -> int:
 
 
 def _is_coach(name: str) -> bool:
-    return name.startswith("coach-")
+    return "coach" in name.split("-")
 
 
 def _existing_rows() -> dict[str, str]:
