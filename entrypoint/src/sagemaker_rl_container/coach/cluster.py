@@ -114,7 +114,8 @@ def connect(host: str, secret: str) -> Any:
         host=host,
         port=REDIS_PORT,
         password=secret,
-        socket_timeout=30,
+        # Above the trainer's 1 s BLPOP; short enough that a vanished head is noticed soon.
+        socket_timeout=10,
         socket_connect_timeout=5,
     )
 
