@@ -27,7 +27,8 @@ def needs_display(graph_manager: Any) -> bool:
 
 
 class VirtualDisplay:
-    def __init__(self) -> None:
+    def __init__(self, number: int = DISPLAY_NUMBER) -> None:
+        self.number = number
         self.process: Optional[subprocess.Popen] = None
 
     def start(self) -> None:
@@ -39,7 +40,7 @@ class VirtualDisplay:
                 "the preset renders (vis_params.render, dump_gifs or dump_mp4) and there is no "
                 "display: set DISPLAY, install Xvfb, or turn rendering off in the preset"
             )
-        display = f":{DISPLAY_NUMBER}"
+        display = f":{self.number}"
         self.process = subprocess.Popen(
             [xvfb, display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
             stdout=subprocess.DEVNULL,
@@ -48,7 +49,7 @@ class VirtualDisplay:
             # interpreter exits, and Xlib ends a process whose display goes away first.
             preexec_fn=end_with_parent,
         )
-        socket = f"/tmp/.X11-unix/X{DISPLAY_NUMBER}"
+        socket = f"/tmp/.X11-unix/X{self.number}"
         deadline = time.monotonic() + 10
         while not os.path.exists(socket):
             if self.process.poll() is not None or time.monotonic() > deadline:

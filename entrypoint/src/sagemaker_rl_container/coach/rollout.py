@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sagemaker_rl_container import hosts
-from sagemaker_rl_container.coach import cluster, preset
+from sagemaker_rl_container.coach import cluster, display, preset
 from sagemaker_rl_container.coach.config import CoachConfig
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import JobFailed, UserError
@@ -58,6 +58,11 @@ class RolloutWorker:
         from sagemaker_rl_container.coach.trainer import task_parameters
 
         gm = preset.prepare(self.contract, self.config)
+        if display.needs_display(gm):
+            # The head's rollout workers share its trainer's display (DISPLAY is set); the
+            # other hosts' start one each, numbered after the head's.
+            index = int(self.worker.rsplit("/", 1)[1])
+            display.VirtualDisplay(display.DISPLAY_NUMBER + 1 + index).start()
         sync = cluster.synchronization(gm, self.config.preset)
         cluster.configure(gm, str(RunType.ROLLOUT_WORKER), self.head_ip, sync)
         self._wait(lambda: cluster.policy_version(self.connection) > 0, "the first policy")
