@@ -23,7 +23,7 @@ RANDOM_RETURN = -53.4
 FULL_MARGIN = 25.0
 SHORT_MARGIN = 10.0
 HYPERPARAMETERS = {"rl_cluster_timeout": 180, "evaluation_episodes": 10}
-SHORT = {"playing_periods": 4, "evaluation_episodes": 10}
+SHORT = {"playing_periods": 10, "evaluation_episodes": 10}
 
 
 def main() -> int:

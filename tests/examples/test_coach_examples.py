@@ -115,6 +115,6 @@ def test_distributed_coach_trains_on_two_hosts_and_beats_random_play(coach_image
         tmp_path / "algo-2" / "output" / "success"
     ).exists()
     assert (
-        "Applying RL hyperparameter rl.improve_steps:TrainingSteps=4"
+        "Applying RL hyperparameter rl.improve_steps:TrainingSteps=10"
         in (head / "train.log").read_text()
     )
