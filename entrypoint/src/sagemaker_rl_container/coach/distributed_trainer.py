@@ -98,13 +98,7 @@ class DistributedCoachTrainer(CoachTrainer):
                 next_evaluation = counters[type(between)] + between.num_steps
                 if gm.evaluate(gm.evaluation_steps):
                     break
-        if self.stop_reason:
-            return self.stop_reason
-        if self.reached:
-            return "evaluation reached the success threshold"
-        if self.iteration == started_at and started_at > 0:
-            return "nothing left to train: the checkpoint had finished improve_steps"
-        return "improve_steps reached"
+        return self._why_stopped(started_at)
 
     def fetch(self, num_consecutive_playing_steps: Any = None) -> Any:
         """Coach's MemoryBackend.fetch for `fetch_from_worker`: the transitions of the next

@@ -260,6 +260,11 @@ class CoachTrainer(Trainer):
         self.iteration_done = iteration_done
         started_at = self.iteration
         self.gm.improve()
+        return self._why_stopped(started_at)
+
+    def _why_stopped(self, started_at: int) -> str:
+        """Why Coach's loop (or the distributed trainer's) ended, having started at iteration
+        `started_at`."""
         if self.stop_reason:
             return self.stop_reason
         if self.reached:
