@@ -226,11 +226,9 @@ def experience_backend(connection: Any, worker: str, version: Any) -> Any:
             pass
 
         def store(self, obj: Any) -> None:
+            # Coach's memories call this for transitions and for whole episodes alike.
             item = pickle.dumps((version(), worker, obj), pickle.HIGHEST_PROTOCOL)
             connection.rpush(EXPERIENCE, item)
-
-        def store_episode(self, obj: Any) -> None:
-            self.store(obj)
 
     return ExperienceQueue()
 
@@ -250,15 +248,12 @@ def take_episodes(connection: Any) -> list[tuple[str, float, int]]:
 # ---- policies --------------------------------------------------------------------------------
 
 
-def publish_policy(connection: Any, checkpoint_dir: Path, name: str, version: int) -> None:
-    """Checkpoint `name`'s files (and Coach's state file naming it) as policy `version`."""
-    files = {
-        path.name: path.read_bytes()
-        for path in checkpoint_dir.iterdir()
-        if path.is_file() and (path.name.startswith(name) or path.name == ".coach_checkpoint")
-    }
+def publish_policy(connection: Any, name: str, files: list[Path], version: int) -> None:
+    """Coach checkpoint `name`'s files (CoachTrainer.save_coach_checkpoint) as policy
+    `version`."""
+    contents = {path.name: path.read_bytes() for path in files}
     pipe = connection.pipeline(transaction=True)
-    pipe.set(POLICY, pickle.dumps({"version": version, "name": name, "files": files}))
+    pipe.set(POLICY, pickle.dumps({"version": version, "name": name, "files": contents}))
     pipe.set(POLICY_VERSION, version)
     pipe.execute()
 

@@ -134,17 +134,9 @@ class DistributedCoachTrainer(CoachTrainer):
                 yield obj
 
     def _publish(self) -> None:
-        from rl_coach.checkpoint import CheckpointStateReader
-
-        self.gm.save_checkpoint()
-        latest = CheckpointStateReader(str(self.coach_checkpoints)).get_latest()
+        name, files = self.save_coach_checkpoint()
         self.version += 1
-        cluster.publish_policy(
-            self.head.connection, self.coach_checkpoints, latest.name, self.version
-        )
-        for path in self.coach_checkpoints.iterdir():
-            if path.is_file() and "Step-" in path.name and not path.name.startswith(latest.name):
-                path.unlink()  # published and superseded; the lifecycle's checkpoints copy theirs
+        cluster.publish_policy(self.head.connection, name, files, self.version)
 
     # -- metrics: the training episodes the rollout workers played
 

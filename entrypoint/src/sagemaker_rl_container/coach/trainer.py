@@ -314,16 +314,14 @@ class CoachTrainer(Trainer):
     def save(self, directory: Path) -> dict[str, Any]:
         """Coach writes its checkpoint into scratch; the newest one is copied into `directory`."""
         from rl_coach import core_types
-        from rl_coach.checkpoint import CheckpointStateReader
         from rl_coach.core_types import RunPhase
 
-        self.gm.save_checkpoint()
-        latest = CheckpointStateReader(str(self.coach_checkpoints)).get_latest()
+        name, files = self.save_coach_checkpoint()
         counters = self.gm.total_steps_counters[RunPhase.TRAIN]
         agent = top_agent(self.gm)
         state = {
             "iteration": self.iteration,
-            "checkpoint_name": latest.name,
+            "checkpoint_name": name,
             "train_counters": {n: int(counters[getattr(core_types, n)]) for n in COUNTERS},
             "agent_counters": {
                 n: getattr(agent, n)
@@ -331,15 +329,27 @@ class CoachTrainer(Trainer):
                 if isinstance(getattr(agent, n, None), int)
             },
         }
-        for path in self.coach_checkpoints.iterdir():
-            # This checkpoint's files and Coach's state file naming it; TensorFlow's own
-            # `checkpoint` index holds absolute scratch paths and is left out.
-            if path.name.startswith(latest.name) or path.name == ".coach_checkpoint":
-                shutil.copy2(path, directory / path.name)
-            elif path.is_file() and "Step-" in path.name:
-                path.unlink()  # an older checkpoint, already copied when it was the newest
-        logger.info("Coach checkpoint %s", latest.name)
+        for path in files:
+            shutil.copy2(path, directory / path.name)
+        logger.info("Coach checkpoint %s", name)
         return {STATE_KEY: state}
+
+    def save_coach_checkpoint(self) -> tuple[str, list[Path]]:
+        """Coach saves a checkpoint into scratch: its name, and its files with Coach's state
+        file naming it (TensorFlow's own `checkpoint` index holds absolute scratch paths and
+        is left out). Older checkpoints there are removed: each was copied (or published)
+        when it was the newest."""
+        from rl_coach.checkpoint import CheckpointStateReader
+
+        self.gm.save_checkpoint()
+        latest = CheckpointStateReader(str(self.coach_checkpoints)).get_latest()
+        files = []
+        for path in self.coach_checkpoints.iterdir():
+            if path.name.startswith(latest.name) or path.name == ".coach_checkpoint":
+                files.append(path)
+            elif path.is_file() and "Step-" in path.name:
+                path.unlink()
+        return latest.name, files
 
     def export(self, model_dir: Path, training: dict[str, Any]) -> list[str]:
         if not self.config.export_model:
