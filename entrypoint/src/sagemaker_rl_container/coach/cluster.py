@@ -381,7 +381,6 @@ class RedisServer:
             )
         directory.mkdir(parents=True, exist_ok=True)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_path
         conf = directory / "redis.conf"
         # The password stays out of the process list; the file is the job's own.
         conf.touch(mode=0o600)
