@@ -118,6 +118,38 @@ def test_a_log_line_reaches_stdout_in_one_write(monkeypatch):
     assert recorder.writes == ["[rl-metrics] iteration=1 episode_return_mean=20.5\n"]
 
 
+def test_print_in_the_jobs_other_processes_writes_whole_lines(monkeypatch):
+    # Coach's rollout workers print() to the container's stdout beside the head's metric
+    # lines; unbuffered (as in the images), each print is two writes, and a metric line landing
+    # between them no longer starts its line.
+    import io
+
+    from sagemaker_rl_container.metrics import write_whole_lines
+
+    class RawRecorder(io.RawIOBase):
+        def __init__(self):
+            self.writes = []
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            self.writes.append(bytes(data))
+            return len(data)
+
+    raw = RawRecorder()
+    unbuffered = io.TextIOWrapper(raw, write_through=True)  # what PYTHONUNBUFFERED gives
+    monkeypatch.setattr("sys.stdout", unbuffered)
+    print("Training> Name=main_level/agent, Episode=3, Total reward=21.0")
+    assert raw.writes[-2:] == [
+        b"Training> Name=main_level/agent, Episode=3, Total reward=21.0",
+        b"\n",
+    ]
+    write_whole_lines()
+    print("Training> Name=main_level/agent, Episode=4, Total reward=30.0")
+    assert raw.writes[-1] == b"Training> Name=main_level/agent, Episode=4, Total reward=30.0\n"
+
+
 def _iteration(mean: float, episodes: int | None) -> IterationMetrics:
     return replace(SAMPLE, episode_return_mean=mean, episodes_this_iter=episodes)
 

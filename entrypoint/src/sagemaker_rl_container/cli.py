@@ -32,7 +32,9 @@ def _writable_home() -> None:
 def train() -> int:
     from sagemaker_rl_container import contract
     from sagemaker_rl_container.errors import UserError
+    from sagemaker_rl_container.metrics import write_whole_lines
 
+    write_whole_lines()
     _writable_home()
     os.environ.setdefault("SAGEMAKER_TRAINING_MODULE", TRAINING_MODULE)
     root = contract.base_dir()

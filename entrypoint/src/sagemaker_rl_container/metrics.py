@@ -7,6 +7,7 @@ names and one set of metric definitions works for all of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -139,6 +140,16 @@ def print_line(line: str) -> None:
     and people then misread; one write of a short line reaches the pipe in one piece."""
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+
+
+def write_whole_lines() -> None:
+    """Make this process's `print()` reach stdout a whole line at a time. The images run Python
+    unbuffered, so `print()` writes its text and its newline in two writes, and the job's
+    other processes (Coach's rollout workers, a training program) share the container's
+    stdout: a metric line could land between the two and no longer start its line, where
+    SageMaker's regexes and people look for it. Line buffering joins them into one write."""
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        sys.stdout.reconfigure(line_buffering=True, write_through=False)  # type: ignore[union-attr]
 
 
 def metric_definitions() -> list[dict[str, str]]:

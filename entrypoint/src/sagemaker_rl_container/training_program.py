@@ -19,6 +19,7 @@ from pathlib import Path
 from sagemaker_rl_container import signals
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import JobFailed, TrainingInterrupted, UserError
+from sagemaker_rl_container.metrics import write_whole_lines
 from sagemaker_rl_container.script_mode import SCRIPT_MODE_ENV
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def start() -> None:
 
 
 def configure_logging() -> None:
+    write_whole_lines()
     if not logging.getLogger().handlers:
         from sagemaker_training import logging_config
 
