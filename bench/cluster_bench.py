@@ -36,8 +36,19 @@ def docker(*args: str, check: bool = True) -> str:
     return done.stdout + done.stderr
 
 
-def job_dir(base: Path, host: str) -> Path:
+# Formation only: the shortest training that still exports.
+FORMATION_ONLY = {
+    "rl_stop_iterations": "1",
+    "rl.training.train_batch_size_per_learner": "200",
+    "rl.training.minibatch_size": "100",
+    "rl.training.num_epochs": "1",
+}
+
+
+def job_dir(base: Path, host: str, hyperparameters: dict[str, str] = FORMATION_ONLY) -> Path:
+    """`/opt/ml` for `host` of the two-host job (tools/local_job.py)."""
     root = base / host
+    settings = [arg for name, value in hyperparameters.items() for arg in ("-p", f"{name}={value}")]
     subprocess.run(
         [
             sys.executable,
@@ -47,31 +58,21 @@ def job_dir(base: Path, host: str) -> Path:
             host,
             "--hosts",
             ",".join(HOSTS),
-            "-p",
-            "rl_stop_iterations=1",
-            "-p",
-            "rl.training.train_batch_size_per_learner=200",
-            "-p",
-            "rl.training.minibatch_size=100",
-            "-p",
-            "rl.training.num_epochs=1",
+            *settings,
         ],
         check=True,
     )
     return root
 
 
-def once(image: str, base: Path, network: str, extra: list[str]) -> tuple[float, float]:
-    """Seconds to the head's ready line, and the CPU seconds both containers used by then."""
-    roots = {host: job_dir(base, host) for host in HOSTS}
-    cidfiles = {host: base / f"{host}.cid" for host in HOSTS}
-    started = time.monotonic()
+def start_hosts(image: str, roots: dict[str, Path], network: str, extra: list[str]) -> None:
+    """Both hosts' containers, SageMaker local-mode style; their cid files beside /opt/ml."""
     for host in HOSTS:
         docker(
             "run",
             "-d",
             "--cidfile",
-            str(cidfiles[host]),
+            str(roots[host].parent / f"{host}.cid"),
             "--name",
             host,
             "--hostname",
@@ -86,19 +87,31 @@ def once(image: str, base: Path, network: str, extra: list[str]) -> tuple[float,
             image,
             "train",
         )
+
+
+def remove_hosts() -> None:
+    for host in HOSTS:
+        docker("wait", host, check=False)
+        docker("rm", "-f", host, check=False)
+
+
+def once(image: str, base: Path, network: str, extra: list[str]) -> tuple[float, float]:
+    """Seconds to the head's ready line, and the CPU seconds both containers used by then."""
+    roots = {host: job_dir(base, host) for host in HOSTS}
+    started = time.monotonic()
+    start_hosts(image, roots, network, extra)
     try:
         while True:
             logs = docker("logs", HOSTS[0], check=False)
             if "Ray cluster ready" in logs:
                 ready = time.monotonic() - started
-                return ready, sum(cpu_seconds(cidfiles[host]) for host in HOSTS)
+                cpu = sum(cpu_seconds(base / f"{host}.cid") for host in HOSTS)
+                return ready, cpu
             if time.monotonic() - started > 300:
                 raise SystemExit("no cluster after 300 s:\n" + logs[-2000:])
             time.sleep(0.1)
     finally:
-        for host in HOSTS:
-            docker("wait", host, check=False)
-            docker("rm", "-f", host, check=False)
+        remove_hosts()
 
 
 def main() -> int:

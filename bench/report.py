@@ -105,7 +105,7 @@ def carried_over(figures: list[dict]) -> tuple[str, list[str], list[str]]:
         row = re.match(r"\| \*?(.+?) \([^()]*\) \|", line)
         if row and not line.startswith("| figure |") and row[1] not in measured:
             names.append(row[1])
-            rows.append(line.replace("| *", "| ", 1).replace("| ", "| *", 1))
+            rows.append(re.sub(r"^\| \*?", "| *", line))  # marked once, whatever else is bold
     notes = [
         f"- *{line[2:].lstrip('*')}"
         for line in text.splitlines()

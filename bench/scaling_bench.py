@@ -15,16 +15,28 @@ sampling = steps per runner / the runner's rate (runners work in parallel), lear
 batch (one learner, in the driver: no GPU), plus REMOTE_CALL_S per iteration for gathering
 the runners' samples; throughput = batch / (sampling + learner).
 
-    bench/scaling_bench.py [INSTANCE_VCPUS]      (default 16: ml.c5.4xlarge)
-Environment: BENCH_SCALING_ITERATIONS (5 measured iterations per batch size, after 2 warm-up).
+The model's one check: with `--image`, a zero-code PPO job on two hosts (two containers on one
+Docker network, as bench/cluster_bench.py forms them) trains, and its env steps/s, read off the
+head's metric lines, is set against what the model predicts for that job on this machine. Both
+containers share this machine's CPUs, so the check's prediction slows sampling by runners / CPUs
+when there are more runners than CPUs; the table for real hosts assumes a vCPU per runner.
+
+    bench/scaling_bench.py [INSTANCE_VCPUS] [--image IMAGE_REF]   (default 16: ml.c5.4xlarge)
+Environment: BENCH_SCALING_ITERATIONS (5 measured iterations per batch size, after 2 warm-up;
+also the two-host job's measured iterations).
 """
 
 from __future__ import annotations
 
+import argparse
+import itertools
 import os
+import re
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from figures import Figure, report
 
@@ -67,14 +79,19 @@ def measure(batch: int) -> tuple[list[float], list[float]]:
     return rates, [max(0.0, whole - sampled / rate) for whole, sampled in iterations]
 
 
-def predict(vcpus: int, hosts: int, rate: float, a: float, b: float) -> dict[str, float]:
+def predict(
+    vcpus: int, hosts: int, rate: float, a: float, b: float, shared_cpus: int | None = None
+) -> dict[str, float]:
+    """The model for `hosts` hosts of `vcpus` each; `shared_cpus`: all of them run on only this
+    many CPUs (the two-host check on this machine), so runners beyond it take turns."""
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "entrypoint", "src"))
     from sagemaker_rl_container.ray_rllib.sizing import plan
 
     p = plan(vcpus * hosts, 0, ENVS_PER_RUNNER, ZERO_CODE_BATCH)
     batch = p.train_batch_size_per_learner or ZERO_CODE_BATCH
     per_runner = batch / max(1, p.num_env_runners)
-    sampling = per_runner / rate + (REMOTE_CALL_S if p.num_env_runners else 0.0)
+    contention = max(1.0, p.num_env_runners / shared_cpus) if shared_cpus else 1.0
+    sampling = per_runner / rate * contention + (REMOTE_CALL_S if p.num_env_runners else 0.0)
     learner = a + b * batch
     return {
         "runners": p.num_env_runners,
@@ -85,10 +102,50 @@ def predict(vcpus: int, hosts: int, rate: float, a: float, b: float) -> dict[str
     }
 
 
+def two_host_rates(image: str, iterations: int) -> tuple[list[float], int]:
+    """Env steps/s of each measured iteration of a zero-code PPO job on two hosts (after two
+    warm-up iterations), and its env runners, from the head's log."""
+    from cluster_bench import HOSTS, docker, job_dir, remove_hosts, start_hosts
+
+    network = f"sagemaker-rl-scaling-{int(time.time())}"
+    docker("network", "create", network)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            stop = {"rl_stop_iterations": str(2 + iterations)}
+            roots = {host: job_dir(Path(tmp), host, stop) for host in HOSTS}
+            start_hosts(image, roots, network, [])
+            try:
+                code = docker("wait", HOSTS[0]).strip()
+                log = docker("logs", HOSTS[0], check=False)
+            finally:
+                remove_hosts()
+    finally:
+        docker("network", "rm", network, check=False)
+    if code != "0":
+        raise SystemExit(f"the two-host job failed (exit {code}):\n{log[-3000:]}")
+    runners = re.search(r"with \w+, (\d+) env runners", log)
+    metrics = [
+        dict(field.split("=", 1) for field in line.split()[1:])
+        for line in log.splitlines()
+        if line.startswith("[rl-metrics]")
+    ]
+    rates = []
+    for previous, current in itertools.pairwise(metrics[1:]):
+        steps = int(current["timesteps_total"]) - int(previous["timesteps_total"])
+        rates.append(steps / float(current["time_this_iter_s"]))
+    if not runners or len(rates) != iterations:
+        raise SystemExit(f"the two-host job's log lacks its plan or metrics:\n{log[-3000:]}")
+    return rates, int(runners.group(1))
+
+
 def main() -> int:
     import ray
 
-    vcpus = int(sys.argv[1]) if len(sys.argv) > 1 else 16
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("vcpus", nargs="?", type=int, default=16, help="vCPUs of one host")
+    parser.add_argument("--image", help="also check the model on two hosts of this image")
+    args = parser.parse_args()
+    vcpus = args.vcpus
     ray.init(
         address="local",
         num_cpus=os.cpu_count(),
@@ -138,7 +195,30 @@ def main() -> int:
             f"| {hosts} | {p['runners']} | {p['batch']} | {p['sampling']:.2f} | "
             f"{p['learner']:.2f} | {p['throughput']:.0f} |"
         )
+    if args.image:
+        check_on_two_hosts(args.image, rate, a, b)
     return 0
+
+
+def check_on_two_hosts(image: str, rate: float, a: float, b: float) -> None:
+    cpus = os.cpu_count() or 1
+    measured, runners = two_host_rates(image, ITERATIONS)
+    # Each container is told it has this machine's CPUs, as SageMaker tells each host its own.
+    p = predict(cpus, 2, rate, a, b, shared_cpus=cpus)
+    if p["runners"] != runners:
+        raise SystemExit(f"the job ran {runners} env runners, the model sized {p['runners']}")
+    print(f"\nthe model's check: zero-code PPO on two hosts of {cpus} CPUs, both on this machine")
+    report(
+        Figure(
+            "scaling: two hosts here, measured / predicted env steps/s",
+            "ratio",
+            [r / p["throughput"] for r in measured],
+            note=f"measured {statistics.median(measured):.0f} env steps/s (median of "
+            f"{len(measured)} iterations), predicted {p['throughput']:.0f}: {runners} env "
+            f"runners, batch {p['batch']}, sampling {p['sampling']:.2f} s (runners share "
+            f"{cpus} CPUs) + learner {p['learner']:.2f} s",
+        )
+    )
 
 
 if __name__ == "__main__":
