@@ -26,6 +26,16 @@ def needs_display(graph_manager: Any) -> bool:
     return any(getattr(params, name, False) for name in ("render", "dump_gifs", "dump_mp4"))
 
 
+def close_environments(graph_manager: Any) -> None:
+    """Close the preset's environments (and gym's rendering windows with them) while Python is
+    still whole: left to the interpreter's shutdown, gym's Viewer.__del__ closes its window
+    after the modules it needs are gone and prints a traceback into a job that succeeded."""
+    try:
+        graph_manager.close()
+    except Exception as error:  # a job's outcome never hangs on closing a window
+        logger.debug("Closing the preset's environments failed: %s", error)
+
+
 class VirtualDisplay:
     def __init__(self, number: int = DISPLAY_NUMBER) -> None:
         self.number = number

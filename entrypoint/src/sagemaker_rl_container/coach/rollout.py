@@ -120,6 +120,7 @@ class RolloutWorker:
         except Finished:
             logger.info("Rollout worker %s: training ended, this worker stops", self.worker)
         finally:
+            display.close_environments(gm)
             shutil.rmtree(self.scratch, ignore_errors=True)
 
     def _report_episodes(self, gm: Any, agent: Any) -> None:

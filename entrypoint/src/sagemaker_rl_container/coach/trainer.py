@@ -363,4 +363,5 @@ class CoachTrainer(Trainer):
             self.display.start()
 
     def close(self, error: Optional[BaseException]) -> None:
+        display.close_environments(self.gm)
         shutil.rmtree(self.scratch, ignore_errors=True)
