@@ -65,14 +65,17 @@ def job_dir(base: Path, host: str, hyperparameters: dict[str, str] = FORMATION_O
     return root
 
 
-def start_hosts(image: str, roots: dict[str, Path], network: str, extra: list[str]) -> None:
-    """Both hosts' containers, SageMaker local-mode style; their cid files beside /opt/ml."""
+def start_hosts(
+    image: str, roots: dict[str, Path], network: str, extra: list[str]
+) -> dict[str, Path]:
+    """Both hosts' containers, SageMaker local-mode style; returns their cid files."""
+    cidfiles = {host: roots[host].parent / f"{host}.cid" for host in HOSTS}
     for host in HOSTS:
         docker(
             "run",
             "-d",
             "--cidfile",
-            str(roots[host].parent / f"{host}.cid"),
+            str(cidfiles[host]),
             "--name",
             host,
             "--hostname",
@@ -87,6 +90,7 @@ def start_hosts(image: str, roots: dict[str, Path], network: str, extra: list[st
             image,
             "train",
         )
+    return cidfiles
 
 
 def remove_hosts() -> None:
@@ -99,14 +103,13 @@ def once(image: str, base: Path, network: str, extra: list[str]) -> tuple[float,
     """Seconds to the head's ready line, and the CPU seconds both containers used by then."""
     roots = {host: job_dir(base, host) for host in HOSTS}
     started = time.monotonic()
-    start_hosts(image, roots, network, extra)
+    cidfiles = start_hosts(image, roots, network, extra)
     try:
         while True:
             logs = docker("logs", HOSTS[0], check=False)
             if "Ray cluster ready" in logs:
                 ready = time.monotonic() - started
-                cpu = sum(cpu_seconds(base / f"{host}.cid") for host in HOSTS)
-                return ready, cpu
+                return ready, sum(cpu_seconds(cidfiles[host]) for host in HOSTS)
             if time.monotonic() - started > 300:
                 raise SystemExit("no cluster after 300 s:\n" + logs[-2000:])
             time.sleep(0.1)

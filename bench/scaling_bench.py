@@ -106,6 +106,7 @@ def two_host_rates(image: str, iterations: int) -> tuple[list[float], int]:
     """Env steps/s of each measured iteration of a zero-code PPO job on two hosts (after two
     warm-up iterations), and its env runners, from the head's log."""
     from cluster_bench import HOSTS, docker, job_dir, remove_hosts, start_hosts
+    from training_bench import metrics
 
     network = f"sagemaker-rl-scaling-{int(time.time())}"
     docker("network", "create", network)
@@ -124,15 +125,10 @@ def two_host_rates(image: str, iterations: int) -> tuple[list[float], int]:
     if code != "0":
         raise SystemExit(f"the two-host job failed (exit {code}):\n{log[-3000:]}")
     runners = re.search(r"with \w+, (\d+) env runners", log)
-    metrics = [
-        dict(field.split("=", 1) for field in line.split()[1:])
-        for line in log.splitlines()
-        if line.startswith("[rl-metrics]")
+    rates = [
+        (current["timesteps_total"] - previous["timesteps_total"]) / current["time_this_iter_s"]
+        for previous, current in itertools.pairwise(metrics(log)[1:])
     ]
-    rates = []
-    for previous, current in itertools.pairwise(metrics[1:]):
-        steps = int(current["timesteps_total"]) - int(previous["timesteps_total"])
-        rates.append(steps / float(current["time_this_iter_s"]))
     if not runners or len(rates) != iterations:
         raise SystemExit(f"the two-host job's log lacks its plan or metrics:\n{log[-3000:]}")
     return rates, int(runners.group(1))
