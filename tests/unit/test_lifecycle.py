@@ -15,7 +15,7 @@ import pytest
 from sagemaker_rl_container import signals
 from sagemaker_rl_container.checkpoints import Checkpoint
 from sagemaker_rl_container.contract import TrainingContract
-from sagemaker_rl_container.errors import TrainingInterrupted, UserError
+from sagemaker_rl_container.errors import ExportFailed, TrainingInterrupted, UserError, export_step
 from sagemaker_rl_container.lifecycle import Job, JobSettings, Trainer, progress_line
 from sagemaker_rl_container.metrics import IterationMetrics
 from sagemaker_rl_container.stopping import StopConditions
@@ -305,3 +305,45 @@ def test_a_sigterm_during_the_final_checkpoint_stops_before_export(contract, mon
     ):
         run(contract, trainer, frequency=0, iterations=3)
     assert not any(contract.model_dir.iterdir())
+
+
+class ExportFailsTrainer(CountingTrainer):
+    """Its export dies in a named step, as a full disk or an unexpected network would."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def export(self, model_dir: Path, training: dict[str, Any]) -> list[str]:
+        with export_step("saving the counter as a model"):
+            raise self.error
+
+
+def test_a_failed_export_keeps_the_final_checkpoint_in_model_dir_and_names_the_step(contract):
+    trainer = ExportFailsTrainer(OSError(28, "No space left on device"))
+    with pytest.raises(ExportFailed) as failed:
+        run(contract, trainer, iterations=3)
+    line = str(failed.value)
+    assert line.startswith(
+        "export failed while saving the counter as a model: OSError: [Errno 28] No space left "
+        "on device; nothing trained is lost: checkpoint-000003 (iteration 3) is in "
+    ), line
+    assert "\n" not in line
+    kept = contract.model_dir / "checkpoint"
+    assert (kept / "state").read_text() == "3"
+    assert json.loads((kept / "checkpoint.json").read_text())["iteration"] == 3
+    assert trainer.events[-1] == "close ExportFailed"
+
+
+def test_a_user_error_in_export_is_kept_whole_and_says_where_the_training_is(contract):
+    trainer = ExportFailsTrainer(UserError("rl_export_onnx=true, but the ONNX export failed"))
+    with pytest.raises(ExportFailed, match=r"^rl_export_onnx=true, but the ONNX export failed; "):
+        run(contract, trainer, iterations=2)
+    assert (contract.model_dir / "checkpoint" / "state").read_text() == "2"
+
+
+def test_an_exported_checkpoint_warm_starts_the_next_job(contract):
+    run(contract, CountingTrainer(), iterations=4)
+    kept = CountingTrainer().exported_checkpoint(contract.model_dir)
+    assert kept is not None and kept.iteration == 4
+    assert kept.manifest["algorithm"] == "count"

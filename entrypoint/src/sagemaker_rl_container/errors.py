@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sagemaker_training.errors import ClientError
@@ -48,6 +50,52 @@ class JobFailed(UserError):
         if type(cause).__name__ in REMOTE_WORKER_DEATHS:
             line += "; a remote worker died: the error that killed it is in the log above"
         return cls(line)
+
+
+class ExportStepFailed(Exception):
+    """One named step of an export failed (see `export_step`); the cause is chained."""
+
+    def __init__(self, step: str, error: BaseException) -> None:
+        super().__init__(f"{step}: {summarize(error)}")
+        self.step = step
+
+
+@contextmanager
+def export_step(description: str) -> Iterator[None]:
+    """Name what the enclosed code exports, so that a failure says which step failed and on
+    what object (`describing the action space BoxActionSpace(...)`)."""
+    try:
+        yield
+    except (ExportStepFailed, UserError):
+        raise
+    except Exception as error:
+        raise ExportStepFailed(description, error) from error
+
+
+class ExportFailed(UserError):
+    """Export failed after training; the final checkpoint was already kept in model/."""
+
+    @classmethod
+    def after_training(cls, error: BaseException, kept: str) -> ExportFailed:
+        if isinstance(error, UserError):
+            reason = str(error)
+        else:
+            steps = [e.step for e in _chain(error) if isinstance(e, ExportStepFailed)]
+            cause = root_cause(error)
+            where = _user_frame(cause)
+            reason = "export failed" + (
+                f" while {steps[0]}" if steps else f" (at {where})" if where else ""
+            )
+            reason += f": {summarize(cause)}"
+        return cls(f"{reason}; nothing trained is lost: {kept}")
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while error is not None and all(error is not e for e in seen):
+        seen.append(error)
+        error = error.__cause__  # type: ignore[assignment]
+    return seen
 
 
 def shown(value: Any) -> str:

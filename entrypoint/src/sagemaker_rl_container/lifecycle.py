@@ -4,7 +4,8 @@
     restore    the newest checkpoint whose identity matches and whose state loads, else fresh
     train      after each iteration: the metric line, the progress line, the training curve,
                the stop conditions, the toolkit's health check, SIGTERM, periodic checkpoints
-    export     the final checkpoint, then the servable model into model/
+    export     the final checkpoint, kept in model/checkpoint first (a failed export loses
+               nothing), then the servable model into model/
     summary    one "Done" line; `TrainingSummary` for the caller
 
 A toolkit supplies a `Trainer` (ray_rllib/trainer.py, coach/trainer.py) that does only what
@@ -18,6 +19,7 @@ import hashlib
 import json
 import logging
 import math
+import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -28,7 +30,7 @@ from typing import Any, Optional
 from sagemaker_rl_container import signals
 from sagemaker_rl_container.checkpoints import Checkpoint, CheckpointStore
 from sagemaker_rl_container.contract import TrainingContract
-from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
+from sagemaker_rl_container.errors import ExportFailed, TrainingInterrupted, UserError, summarize
 from sagemaker_rl_container.metrics import (
     IterationMetrics,
     as_float,
@@ -41,6 +43,8 @@ from sagemaker_rl_container.training_curve import TrainingCurve
 
 # The input channel a job warm-starts from, as the old SageMaker RL launchers named it.
 WARM_START_CHANNEL = "checkpoint"
+# Where model/ (model.tar.gz) keeps the final checkpoint, written before anything exports.
+MODEL_CHECKPOINT = "checkpoint"
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +74,17 @@ class Trainer(ABC):
     def start_fresh(self) -> None:  # noqa: B027 (a hook: does nothing unless overridden)
         """Called instead of `restore` when no checkpoint is there to resume."""
 
+    def keep_checkpoint(self, checkpoint: Checkpoint, model_dir: Path) -> Path:
+        """Copy the final `checkpoint` into `model_dir` before export starts, as
+        `exported_checkpoint` reads it back; return where it went."""
+        target = model_dir / MODEL_CHECKPOINT
+        replace_with_copy(checkpoint.path, target)
+        return target
+
     def exported_checkpoint(self, model_dir: Path) -> Checkpoint | None:
-        """`model_dir` (a model.tar.gz's contents) as a checkpoint `restore` takes, if this
-        toolkit's export keeps one; its manifest carries the export's identity."""
-        return None
+        """`model_dir` (a model.tar.gz's contents) as a checkpoint `restore` takes, if it
+        keeps one; its manifest carries the identity of the job that trained it."""
+        return CheckpointStore.read(model_dir / MODEL_CHECKPOINT)
 
     @abstractmethod
     def progress(self) -> tuple[int, int]:
@@ -389,7 +400,18 @@ class Job:
             "resumed_from": resumed,
             "hosts": len(self.contract.hosts),
         }
-        exported = self.trainer.export(self.contract.model_dir, training)
+        model_dir = self.contract.model_dir
+        model_dir.mkdir(parents=True, exist_ok=True)
+        kept = self.trainer.keep_checkpoint(final, model_dir)
+        logger.info("Final checkpoint %s kept in %s", final.describe(), kept)
+        try:
+            exported = self.trainer.export(model_dir, training)
+        except Exception as error:
+            logger.exception("Export failed")
+            raise ExportFailed.after_training(
+                error,
+                f"{final.describe()} is in {kept} (model.tar.gz) and in {self.store.root}",
+            ) from error
         return dataclasses.replace(summary, exported=exported)
 
     def _last_evaluation(self) -> float:
@@ -436,6 +458,15 @@ def settings_digest(settings: dict[str, Any]) -> str:
 
 def json_number(value: float) -> float | None:
     return None if math.isnan(value) else value
+
+
+def replace_with_copy(source: Path, target: Path) -> None:
+    """`target` becomes a copy of the directory `source`."""
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+    shutil.copytree(source, target)
 
 
 def _subdirectories(directory: Path) -> list[Path]:

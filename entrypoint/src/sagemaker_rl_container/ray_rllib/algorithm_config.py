@@ -59,6 +59,28 @@ COMMON_ZERO_CODE_DEFAULTS: dict[str, dict[str, Any]] = {
 SIZED_BATCH_ALGORITHMS = ("PPO", "APPO", "IMPALA")
 
 
+# Algorithms that take one kind of action space only (RLlib 2.60; measured by
+# tests/catalogue): RLlib's own error for the other kind names an unrelated deprecation.
+ACTION_SPACE_KINDS = {"DQN": "Discrete", "CQL": "Box", "IQL": "Box"}
+# Online and offline algorithms that take either kind.
+FOR_EITHER_KIND = "PPO, APPO, IMPALA or SAC (offline: BC or MARWIL)"
+
+
+def check_action_space(algorithm: str, env_name: str, action_space: Any) -> None:
+    """Refuse, before anything starts, an algorithm that cannot act in the env's space."""
+    import gymnasium as gym
+
+    wanted = ACTION_SPACE_KINDS.get(algorithm)
+    if wanted is None:
+        return
+    kind = getattr(gym.spaces, wanted)
+    if not isinstance(action_space, kind):
+        raise UserError(
+            f"rl_algorithm={algorithm} takes {wanted} actions only, and {env_name}'s action "
+            f"space is {action_space}: use {FOR_EITHER_KIND} for this env"
+        )
+
+
 @dataclass(frozen=True)
 class Resources:
     """What the Ray cluster offers the job (this host alone, or every host of the cluster)."""

@@ -8,7 +8,8 @@ Layout:
                    `actions` (deterministic, already mapped to the env's action space),
                    `action_dist_inputs` (logits, or mean and log-std) and, for discrete
                    actions, `action_probs` out. The batch dimension is dynamic.
-  checkpoint/      the final RLlib checkpoint (`Algorithm.from_checkpoint` restores it).
+  checkpoint/      the final RLlib checkpoint (`Algorithm.from_checkpoint` restores it),
+                   put there by the job before export starts (RayTrainer.keep_checkpoint).
   metadata.json    algorithm, env, spaces, framework, versions, training summary.
 The exported graph is checked against the policy it came from before the job reports success.
 """
@@ -26,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 from sagemaker_rl_container.errors import UserError, summarize
-from sagemaker_rl_container.ray_rllib import algorithm_state, offline
+from sagemaker_rl_container.ray_rllib import offline
 from sagemaker_rl_container.versions import installed_versions
 
 logger = logging.getLogger(__name__)
@@ -44,9 +45,9 @@ SIGNATURE = "serving_default"
 def export_model(
     algo: Any, model_dir: Path, description: dict[str, Any], export_onnx: bool | None = None
 ) -> dict[str, Any]:
-    """Write checkpoint, ONNX policy and metadata; returns the metadata written."""
+    """Write the ONNX policy (or SavedModel) and metadata beside the checkpoint already in
+    `model_dir`; returns the metadata written."""
     model_dir.mkdir(parents=True, exist_ok=True)
-    algorithm_state.save(algo, model_dir / CHECKPOINT_DIR)
     config = algo.config
     obs_space, action_space = _spaces(algo)
     meta: dict[str, Any] = {
@@ -306,6 +307,12 @@ def export_onnx_policy(
     from ray.rllib.core.columns import Columns
 
     module = offline.policy_module(algo)
+    if module.is_stateful():
+        raise UserError(
+            f"{type(module).__name__} keeps a recurrent state between steps (its "
+            f"get_initial_state), which the ONNX policy (observations in, actions out) does "
+            f"not carry; Algorithm.from_checkpoint restores the checkpoint in model/"
+        )
     sample = np.stack([obs_space.sample() for _ in range(8)]).astype(np.float32)
     with torch.no_grad():
         probe = module.forward_inference({Columns.OBS: torch.from_numpy(sample)})

@@ -23,6 +23,7 @@ from sagemaker_rl_container.lifecycle import (
     JobSettings,
     Trainer,
     TrainingSummary,
+    replace_with_copy,
     settings_digest,
 )
 from sagemaker_rl_container.ray_rllib import (
@@ -100,6 +101,10 @@ class RayTrainer(Trainer):
         algorithm = (
             job.algorithm if base_config is None else algorithm_config.algorithm_name(base_config)
         )
+        if self.env is not None:
+            algorithm_config.check_action_space(
+                algorithm_config.default_config(algorithm)[0], self.env.spec, self.env.action_space
+            )
         self.datasets = {
             "dataset_input": offline.input_dir(contract, job, algorithm),
             "dataset_output": offline.record_dir(contract, job),
@@ -218,6 +223,13 @@ class RayTrainer(Trainer):
             raise ValueError(f"its weights are not finite ({broken} holds NaN or Infinity)")
         algorithm_state.restore(self.algo, state)
         return int(self.algo.iteration)
+
+    def keep_checkpoint(self, checkpoint: Checkpoint, model_dir: Path) -> Path:
+        """model/checkpoint/ holds the algorithm's state alone, as `Algorithm.from_checkpoint`
+        takes it."""
+        target = model_dir / export.CHECKPOINT_DIR
+        replace_with_copy(checkpoint.path / ALGORITHM_STATE, target)
+        return target
 
     def exported_checkpoint(self, model_dir: Path) -> Checkpoint | None:
         """A model.tar.gz's contents: metadata.json names the algorithm and env, checkpoint/

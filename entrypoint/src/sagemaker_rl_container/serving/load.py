@@ -24,7 +24,11 @@ def load_policy(model_dir: Path, threads: int = 1) -> Policy:
         return OnnxPolicy(model_dir, metadata, threads)
     if metadata.get("tf_serving"):
         return SavedModelPolicy(model_dir, metadata, threads)
+    why = "; ".join(
+        f"{name}: {reason}" for name, reason in metadata.get("not_exported", {}).items()
+    )
     raise ModelLoadError(
-        f"{model_dir / METADATA_FILE} lists neither an ONNX policy nor a SavedModel (trained "
-        f"with rl_export_onnx=false?): nothing to serve"
+        f"{model_dir / METADATA_FILE} lists neither an ONNX policy nor a SavedModel "
+        f"({f'not exported: {why}' if why else 'trained with rl_export_onnx=false?'}): nothing "
+        f"to serve"
     )
