@@ -271,9 +271,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving_container(image: str, model_dir: Path, timeout: float = 90):
+def serving_container(image: str, model_dir: Path, timeout: float = 90, expect_ping: int = 200):
     """`docker run IMAGE serve` with `model_dir` as /opt/ml/model; yields its base URL once
-    /ping answers 200."""
+    /ping answers `expect_ping` (200; 503 for a model the server says it cannot serve)."""
+    import urllib.error
     import urllib.request
 
     port = free_port()
@@ -296,8 +297,11 @@ def serving_container(image: str, model_dir: Path, timeout: float = 90):
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-                    assert response.status == 200
+                    assert response.status == expect_ping
                     break
+            except urllib.error.HTTPError as error:
+                assert error.code == expect_ping, error
+                break
             except OSError:
                 if time.monotonic() > deadline:
                     logs = docker("logs", name, check=False)

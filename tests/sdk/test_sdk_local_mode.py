@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from local_mode import LocalRun, container_exit_codes, run_local
 
-from conftest import ROOT, build_image, build_wheel
+from conftest import ROOT, build_image, build_wheel, post_json, serving_container
 
 pytestmark = pytest.mark.docker
 
@@ -346,6 +346,142 @@ def test_a_coach_preset_trains_whichever_way_the_sdk_encodes(coach_image, tmp_pa
     assert values(lines, sdk["reward-training"], anchored=True)
     assert values(lines, sdk["reward-testing"], anchored=True)
     assert all(code == 0 for code in container_exit_codes(run).values())
+
+
+@pytest.fixture(scope="module", params=["coach-tensorflow-cpu", "coach-mxnet-cpu"])
+def each_coach_image(request) -> str:
+    return build_image(request.param)
+
+
+# The mountain-car notebook's way of running a continuous-action Clipped PPO preset.
+CONTINUOUS_COACH_ENTRY_SCRIPT = OLD_COACH_ENTRY_SCRIPT.replace(
+    "preset-cartpole-dqn", "preset-pendulum-clippedppo"
+)
+PENDULUM_TORQUE = 2.0  # Pendulum-v0's actions: one torque in [-2, 2]
+
+
+def test_a_continuous_action_coach_preset_trains_exports_and_serves(each_coach_image, tmp_path):
+    source = tmp_path / "src"
+    shutil.copytree(COACH_SOURCES, source)
+    (source / "train-coach.py").write_text(CONTINUOUS_COACH_ENTRY_SCRIPT)
+    run = run_local(
+        """
+        from sagemaker.rl import RLEstimator
+
+        estimator = RLEstimator(
+            entry_point="train-coach.py", source_dir="src", image_uri=IMAGE_URI, role=ROLE,
+            instance_count=1, instance_type="local",
+            hyperparameters={"rl.improve_steps:EnvironmentSteps": 4000},
+        )
+        estimator.fit()
+        report(model_data=estimator.model_data)
+        """,
+        each_coach_image,
+        tmp_path,
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    model = extract(run.result["model_data"], tmp_path / "model")
+    meta = json.loads((model / "metadata.json").read_text())
+    assert meta["action_space"] == {
+        "type": "Box",
+        "shape": [1],
+        "low": [-PENDULUM_TORQUE],
+        "high": [PENDULUM_TORQUE],
+    }
+    assert (model / "checkpoint" / "checkpoint.json").is_file()
+    # cos(theta), sin(theta), angular velocity: a batch across the pendulum's states
+    observations = [[1.0, 0.0, 0.0], [0.0, 1.0, 4.0], [-1.0, 0.0, -8.0], [0.7, -0.7, 1.0]]
+    with serving_container(each_coach_image, model) as url:
+        answer = post_json(url, {"observations": observations})
+    torques = answer["actions"]
+    assert len(torques) == len(observations)
+    assert all(len(t) == 1 and -PENDULUM_TORQUE <= t[0] <= PENDULUM_TORQUE for t in torques)
+
+
+# A user's entry script whose disk fills up just as the trained network is written out.
+EXPORT_FAILS_ENTRY_SCRIPT = """\
+from sagemaker_rl.coach_launcher import SageMakerCoachPresetLauncher
+from sagemaker_rl_container.coach import export
+
+
+def no_space_left(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+export._export_tensorflow = no_space_left
+
+
+class MyLauncher(SageMakerCoachPresetLauncher):
+    def default_preset_name(self):
+        return "preset-cartpole-clippedppo"
+
+
+if __name__ == "__main__":
+    MyLauncher.train_main()
+"""
+
+
+def test_an_export_failure_keeps_the_training_in_model_tar_gz(coach_image, tmp_path):
+    source = tmp_path / "src"
+    shutil.copytree(COACH_SOURCES, source)
+    (source / "train-coach.py").write_text(EXPORT_FAILS_ENTRY_SCRIPT)
+    run = run_local(
+        """
+        from sagemaker.rl import RLEstimator
+
+        estimator = RLEstimator(
+            entry_point="train-coach.py", source_dir="src", image_uri=IMAGE_URI, role=ROLE,
+            instance_count=1, instance_type="local",
+            hyperparameters={"rl.improve_steps:TrainingSteps": 2,
+                             "rl.steps_between_evaluation_periods:EnvironmentSteps": 1000,
+                             "rl.evaluation_steps:EnvironmentEpisodes": 1},
+        )
+        try:
+            estimator.fit()
+        except RuntimeError as error:
+            report(error=str(error))
+        """,
+        coach_image,
+        tmp_path / "failed",
+    )
+    assert "Process exited with code: 1" in run.result["error"]
+    failure = failure_of(tmp_path / "failed").strip()
+    assert "\n" not in failure
+    assert failure.startswith(
+        "export failed while saving ClippedPPOAgent's network as a TensorFlow SavedModel: "
+        "OSError: [Errno 28] No space left on device; nothing trained is lost: "
+    ), failure
+    assert "/opt/ml/model/checkpoint (model.tar.gz) and in /opt/ml/checkpoints" in failure
+    (archive,) = (tmp_path / "failed").glob("containers/**/compressed_artifacts/model.tar.gz")
+    model = extract(f"file://{archive}", tmp_path / "model")
+    manifest = json.loads((model / "checkpoint" / "checkpoint.json").read_text())
+    assert manifest["toolkit"] == "coach" and manifest["iteration"] >= 1
+    assert all((model / "checkpoint" / name).is_file() for name in manifest["files"])
+    # And the training goes on from it: the model.tar.gz's contents as a warm start.
+    (source / "train-coach.py").write_text(
+        OLD_COACH_ENTRY_SCRIPT.replace("preset-cartpole-dqn", "preset-cartpole-clippedppo")
+    )
+    warm = run_local(
+        f"""
+        from sagemaker.rl import RLEstimator
+
+        estimator = RLEstimator(
+            entry_point="train-coach.py", source_dir="src", image_uri=IMAGE_URI, role=ROLE,
+            instance_count=1, instance_type="local",
+            hyperparameters={{"rl.improve_steps:TrainingSteps": 4,
+                             "rl.steps_between_evaluation_periods:EnvironmentSteps": 1000,
+                             "rl.evaluation_steps:EnvironmentEpisodes": 1}},
+        )
+        estimator.fit(inputs={{"checkpoint": "file://{model}"}})
+        report(model_data=estimator.model_data)
+        """,
+        coach_image,
+        tmp_path / "warm",
+    )
+    assert warm.returncode == 0, warm.output[-4000:]
+    lines = warm.container_lines()
+    assert any("Warm start from input channel 'checkpoint'" in line for line in lines), lines
+    assert (extract(warm.result["model_data"], tmp_path / "warm-model") / "1").is_dir()
 
 
 def test_distributed_coach_on_two_sdk_local_instances(coach_image, tmp_path):

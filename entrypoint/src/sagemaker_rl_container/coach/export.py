@@ -19,6 +19,7 @@ from typing import Any
 
 from sagemaker_rl_container.coach.config import CoachConfig
 from sagemaker_rl_container.coach.preset import framework, top_agent
+from sagemaker_rl_container.errors import export_step
 from sagemaker_rl_container.versions import installed_versions
 
 logger = logging.getLogger(__name__)
@@ -40,43 +41,117 @@ def _flatten(items: Any) -> list[Any]:
 def export(
     graph_manager: Any, model_dir: Path, config: CoachConfig, training: dict[str, Any]
 ) -> list[str]:
-    agent, network = main_network(graph_manager)
+    with export_step("finding the agent's network"):
+        agent, network = main_network(graph_manager)
     model_dir.mkdir(parents=True, exist_ok=True)
+    agent_name = type(agent).__name__
     if framework() == "tensorflow":
-        details = _export_tensorflow(agent, network, model_dir)
+        with export_step(f"saving {agent_name}'s network as a TensorFlow SavedModel"):
+            details = _export_tensorflow(agent, network, model_dir)
     else:
-        details = _export_mxnet(agent, network, model_dir)
+        with export_step(f"exporting {agent_name}'s network as an MXNet symbol"):
+            details = _export_mxnet(agent, network, model_dir)
+    with export_step(f"describing {agent_name}'s observation filters"):
+        filters = pre_network_filters(agent)
+    with export_step(f"describing {agent_name}'s network heads"):
+        network_heads = heads(agent, details["outputs"])
     metadata = {
         "toolkit": "coach",
         "preset": config.preset,
-        "agent": type(agent).__name__,
+        "agent": agent_name,
         "framework": framework(),
         **details,
-        "pre_network_filters": pre_network_filters(agent),
+        "pre_network_filters": filters,
         "action_space": action_space(agent),
-        "heads": heads(agent, details["outputs"]),
+        "heads": network_heads,
         "versions": installed_versions(
             "rl-coach-slim", "tensorflow-cpu", "tensorflow", "mxnet", "mxnet-cu117", "gym", "numpy"
         ),
         "training": training,
     }
-    (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
+    with export_step("writing metadata.json"):
+        (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
     exported = sorted(path.name for path in model_dir.iterdir())
     logger.info("Model exported to %s: %s", model_dir, ", ".join(exported))
     return exported
 
 
 def action_space(agent: Any) -> dict[str, Any]:
-    """The agent's action space, as serving needs it to turn outputs into actions."""
-    space = agent.spaces.action
-    if hasattr(space, "actions") and type(space).__name__.startswith("Discrete"):
+    """The agent's action space, as serving needs it to turn outputs into actions, and the
+    output filters between it and the environment's (what the env is sent)."""
+    with export_step(f"describing the action space {agent.spaces.action!r}"):
+        described = describe_action_space(agent.spaces.action)
+    filters = output_filters(agent)
+    if filters:
+        described["output_filters"] = filters
+    return described
+
+
+def describe_action_space(space: Any) -> dict[str, Any]:
+    """Each kind of Coach 1.0 action space: Discrete (an index), MultiSelect (an index into
+    its list of multi-hot vectors), Box and Attention (continuous, within low and high),
+    Compound (one of these per sub-space). `space.actions` is asked of the discrete kinds
+    only: on the others it is a property that raises."""
+    from rl_coach.spaces import (
+        AttentionActionSpace,
+        BoxActionSpace,
+        CompoundActionSpace,
+        DiscreteActionSpace,
+        MultiSelectActionSpace,
+    )
+
+    if isinstance(space, CompoundActionSpace):
+        return {
+            "type": "Compound",
+            "spaces": [describe_action_space(sub) for sub in space.sub_action_spaces],
+        }
+    if isinstance(space, DiscreteActionSpace):
         return {"type": "Discrete", "n": len(space.actions)}
-    low, high = getattr(space, "low", None), getattr(space, "high", None)
+    if isinstance(space, MultiSelectActionSpace):
+        actions = [[int(v) for v in action] for action in space.actions]
+        return {"type": "MultiSelect", "n": len(actions), "actions": actions}
+    kind = "Attention" if isinstance(space, AttentionActionSpace) else "Box"
+    if not isinstance(space, (AttentionActionSpace, BoxActionSpace)):
+        kind = type(space).__name__
     return {
-        "type": "Box",
-        "low": [float(v) for v in low] if low is not None else None,
-        "high": [float(v) for v in high] if high is not None else None,
+        "type": kind,
+        "shape": [int(d) for d in space.shape],
+        "low": _bounds(space.low, space.shape),
+        "high": _bounds(space.high, space.shape),
     }
+
+
+def _bounds(values: Any, shape: Any) -> list[Any] | None:
+    """Bounds as a flat list, an unbounded side as null (JSON has no Infinity)."""
+    import numpy as np
+
+    if values is None:
+        return None
+    flat = np.broadcast_to(np.asarray(values, dtype=np.float64), tuple(shape)).ravel()
+    return [float(v) if np.isfinite(v) else None for v in flat]
+
+
+def output_filters(agent: Any) -> list[dict[str, Any]]:
+    """The preset's output filters, in order: what turns the agent's action into the env's.
+    A discrete map (Partial/FullDiscreteActionSpaceMap, BoxDiscretization, ...) is exported
+    with its target actions, which serving applies; others are named only."""
+    chain = getattr(getattr(agent, "output_filter", None), "action_filters", None) or {}
+    described = []
+    for name, item in chain.items():
+        entry: dict[str, Any] = {"name": name, "type": type(item).__name__}
+        targets = getattr(item, "target_actions", None)
+        if targets is not None:
+            with export_step(f"describing output filter {name} ({type(item).__name__})"):
+                entry["target_actions"] = [_as_list(action) for action in targets]
+        described.append(entry)
+    return described
+
+
+def _as_list(action: Any) -> Any:
+    """An action as JSON: nested lists in its space's shape (a box: [low, high])."""
+    import numpy as np
+
+    return np.asarray(action, dtype=np.float64).tolist()
 
 
 def heads(agent: Any, outputs: Any) -> list[dict[str, Any]]:
@@ -90,7 +165,16 @@ def heads(agent: Any, outputs: Any) -> list[dict[str, Any]]:
     # and the last takes the rest (a continuous policy's mean and standard deviation).
     total = len(outputs) if isinstance(outputs, dict) else int(outputs)
     counts = [1] * (len(kinds) - 1) + [max(1, total - (len(kinds) - 1))] if kinds else []
-    return [{"kind": kind, "outputs": count} for kind, count in zip(kinds, counts)]
+    described = [{"kind": kind, "outputs": count} for kind, count in zip(kinds, counts)]
+    # Distributional Q heads output [n, actions, atoms]: C51's and Rainbow's probabilities over
+    # the agent's atoms (z_values), QR-DQN's quantiles (equally likely).
+    z_values = getattr(agent, "z_values", None)
+    for head in described:
+        if z_values is not None and head["kind"] in ("CategoricalQHead", "RainbowQHead"):
+            head["z_values"] = [float(z) for z in z_values]
+        elif head["kind"] == "QuantileRegressionQHead":
+            head["quantiles"] = True
+    return described
 
 
 def pre_network_filters(agent: Any) -> dict[str, list[dict[str, Any]]]:

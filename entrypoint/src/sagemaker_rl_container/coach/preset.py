@@ -36,9 +36,10 @@ def install_compat() -> None:
 
     gym_compat.install()
     if framework() == "tensorflow":
-        from sagemaker_rl_container.coach import tf_compat
+        from sagemaker_rl_container.coach import dnd_compat, tf_compat
 
         tf_compat.install()
+        dnd_compat.install()  # NEC's dictionary: a TensorFlow head only
     else:
         from sagemaker_rl_container.coach import mxnet_compat
 
@@ -111,6 +112,11 @@ def apply_overrides(graph_manager: Any, config: CoachConfig) -> None:
     types = override_types()
     for item in config.overrides:
         value = overrides.apply(graph_manager, item, types)
+        # A schedule field lives on the graph manager and in its schedule_params, which a
+        # batch RL graph manager re-applies after collecting its dataset: set both.
+        schedule = getattr(graph_manager, "schedule_params", None)
+        if len(item.path) == 1 and schedule is not None and hasattr(schedule, item.path[0]):
+            setattr(schedule, item.path[0], value)
         logger.info("Override %s = %s", item.key, _shown(value))
 
 

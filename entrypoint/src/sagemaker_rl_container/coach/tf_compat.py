@@ -14,6 +14,9 @@ it a `contrib` namespace of the TF 2.x / tensorflow-probability counterparts:
   contrib.framework.get_name_scope      -> the default graph's name scope
   contrib.opt.ScipyOptimizerInterface   -> not available: a clear error if a preset needs it
 
+and `placeholder` takes a shape whose dimensions are one-element numpy arrays, as TF 1.x did
+(Coach's SAC policy head passes a Box space's `shape` array as one dimension).
+
 `tensorflow.python...` imports keep working: those submodules are the real ones.
 """
 
@@ -63,6 +66,24 @@ def install() -> None:
         opt=types.SimpleNamespace(ScipyOptimizerInterface=_ScipyOptimizerInterfaceUnavailable),
     )
     v1.contrib = contrib
+    v1.placeholder = _placeholder_taking_numpy_dims(v1.placeholder)
     v1.distributions = tfp.distributions
     sys.modules["tensorflow"] = v1
     _installed = True
+
+
+def _placeholder_taking_numpy_dims(placeholder: Any) -> Any:
+    def plain(dim: Any) -> Any:
+        if dim is None or isinstance(dim, int):
+            return dim
+        try:
+            return int(dim)  # a numpy integer, or a one-element array (Coach's SAC head)
+        except (TypeError, ValueError):
+            return dim
+
+    def wrapped(dtype: Any, shape: Any = None, name: Any = None) -> Any:
+        if isinstance(shape, (list, tuple)):
+            shape = [plain(dim) for dim in shape]
+        return placeholder(dtype, shape, name)
+
+    return wrapped

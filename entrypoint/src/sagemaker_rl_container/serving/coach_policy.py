@@ -1,9 +1,12 @@
 """A Coach export (coach/export.py), served: the SavedModel (TensorFlow images) or the Gluon
 symbol and parameters (MXNet images), behind the preset's observation normalization.
 
-The action is the argmax of the policy head's probabilities (Clipped PPO, policy gradients),
-its mean for continuous actions (clipped to the action space), or the argmax of the Q head
-(DQN and its kin). Outputs: `actions`, plus `action_probs` or `q_values` where there are any.
+The action comes from the policy head, else the Q head, by the agent's action space:
+Discrete, the argmax of the probabilities or Q values; MultiSelect, the multi-hot vector that
+argmax indexes; Box and Attention, the policy's mean (or a deterministic actor's output),
+clipped to the space's bounds. A discrete output filter (an action map) then turns the index
+into the action the environment is sent. Outputs: `actions`, plus `action_probs` or
+`q_values` where there are any.
 """
 
 from __future__ import annotations
@@ -15,23 +18,48 @@ import numpy as np
 
 from sagemaker_rl_container.serving.policy import METADATA_FILE, ModelLoadError, Policy
 
-POLICY_HEADS = ("PPOHead", "PolicyHead", "DDPGActorHead", "SACPolicyHead", "ClassificationHead")
+POLICY_HEADS = (
+    "PPOHead",
+    "PolicyHead",
+    "ACERPolicyHead",
+    "DDPGActorHead",
+    "TD3ActorHead",
+    "SACPolicyHead",
+    "ClassificationHead",
+)
+DISCRETE_SPACES = ("Discrete", "MultiSelect")
+CONTINUOUS_SPACES = ("Box", "Attention")
 
 
 class CoachPolicy(Policy):
     def __init__(self, model_dir: Path, metadata: dict[str, Any], threads: int = 1) -> None:
-        self.kind, self.output_index = _policy_output(metadata)
-        space = metadata.get("action_space") or {}
-        self.discrete = space.get("type") == "Discrete"
-        self.low = np.array(space.get("low") or [], np.float32)
-        self.high = np.array(space.get("high") or [], np.float32)
-        self.normalization = _normalization(metadata)
         names = list(metadata.get("inputs") or {})
-        if len(names) != 1:
+        if len(names) != 1:  # e.g. DFP: observation, measurements and goal
             raise ModelLoadError(
-                f"{model_dir / METADATA_FILE}: the network takes {len(names)} inputs "
-                f"({', '.join(names)}); serving takes one observation"
+                f"{model_dir / METADATA_FILE}: the {metadata.get('agent')} network takes "
+                f"{len(names)} inputs ({', '.join(names)}); serving takes one observation"
             )
+        self.kind, self.output_index = _policy_output(metadata)
+        self.z_values = _z_values(metadata, self.output_index)
+        space = metadata.get("action_space") or {}
+        kind = space.get("type")
+        if kind not in DISCRETE_SPACES + CONTINUOUS_SPACES:
+            raise ModelLoadError(
+                f"{model_dir / METADATA_FILE}: the agent's action space is {kind} "
+                f"({space}); serving answers Discrete, MultiSelect, Box and Attention actions"
+            )
+        self.discrete = kind in DISCRETE_SPACES
+        if not self.discrete and self.kind == "q":
+            raise ModelLoadError(
+                f"{model_dir / METADATA_FILE}: the {metadata.get('agent')} network has Q "
+                f"values but no policy head for its {kind} actions: nothing chooses an action"
+            )
+        self.shape = tuple(space.get("shape") or ())
+        self.low = _bound(space.get("low"), -np.inf, self.shape)
+        self.high = _bound(space.get("high"), np.inf, self.shape)
+        # The multi-hot vector of each MultiSelect index, then what an action map sends.
+        self.index_to_action = _action_table(space)
+        self.normalization = _normalization(metadata)
         self.input_name = names[0]
         if metadata.get("tf_serving"):
             self.run_network = _tensorflow(model_dir, metadata, threads)
@@ -42,21 +70,53 @@ class CoachPolicy(Policy):
             self.observation_shape = tuple(metadata["input_shapes"][0][1:])
         else:
             raise ModelLoadError(f"{model_dir / METADATA_FILE} lists no exported network")
-        extra = "action_probs" if self.kind == "policy" and self.discrete else "q_values"
-        self.outputs = ["actions"] + ([extra] if self.discrete or self.kind == "q" else [])
+        extra = "action_probs" if self.kind == "policy" else "q_values"
+        self.outputs = ["actions"] + ([extra] if self.discrete else [])
 
     def _run(self, batch: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
         if self.normalization is not None:
             mean, std, (low, high) = self.normalization
             batch = np.clip((batch - mean) / std, low, high).astype(np.float32)
         values = np.asarray(self.run_network(batch)[self.output_index], np.float32)
-        if self.discrete or self.kind == "q":
-            result = {"actions": values.argmax(axis=1)}
+        if values.ndim == 3:  # a distributional Q head: [n, actions, atoms]
+            values = values @ self.z_values if self.z_values is not None else values.mean(axis=2)
+        if self.discrete:
+            index = values.argmax(axis=1)
+            actions = index if self.index_to_action is None else self.index_to_action[index]
+            result = {"actions": actions}
             result["action_probs" if self.kind == "policy" else "q_values"] = values
         else:
-            actions = values if self.low.size == 0 else np.clip(values, self.low, self.high)
-            result = {"actions": actions}
+            values = values.reshape((len(batch), *self.shape)) if self.shape else values
+            result = {"actions": np.clip(values, self.low, self.high)}
         return {name: result[name] for name in names}
+
+
+def _z_values(metadata: dict[str, Any], output_index: int) -> np.ndarray | None:
+    """The atoms of the head behind output `output_index`, when it is C51's or Rainbow's."""
+    index = 0
+    for head in metadata.get("heads") or []:
+        if index == output_index and head.get("z_values"):
+            return np.array(head["z_values"], np.float32)
+        index += int(head["outputs"])
+    return None
+
+
+def _bound(values: list[Any] | None, unbounded: float, shape: tuple[int, ...]) -> np.ndarray:
+    """A bound as exported (flat, null where unbounded), in the space's shape."""
+    if not values:
+        return np.array(unbounded, np.float32)
+    bound = np.array([unbounded if v is None else v for v in values], np.float32)
+    return bound.reshape(shape) if shape and bound.size == int(np.prod(shape)) else bound
+
+
+def _action_table(space: dict[str, Any]) -> np.ndarray | None:
+    """For a discrete agent, the action each index stands for when it is not the index: an
+    output filter's target actions (what the env is sent), else MultiSelect's vectors."""
+    for entry in space.get("output_filters") or []:
+        if entry.get("target_actions") is not None:
+            mapped = np.array(entry["target_actions"], np.float32)
+            return mapped[:, 0] if mapped.shape[1:] == (1,) else mapped
+    return np.array(space["actions"], np.float32) if space.get("actions") else None
 
 
 def _policy_output(metadata: dict[str, Any]) -> tuple[str, int]:
