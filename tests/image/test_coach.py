@@ -333,7 +333,14 @@ def test_resume_after_sigterm_continues_from_the_checkpoint(coach_image, tmp_pat
         ),
         (
             {"RLCOACH_PRESET": "nope"},
-            "RLCOACH_PRESET='nope': no nope.py in the source directory (knapsack_env, preset-cartpole-clippedppo,",
+            "RLCOACH_PRESET='nope': no nope.py in the source directory (action_space_envs, knapsack_env, preset-attention-dqn, preset-cartpole-clippedppo,",
+        ),
+        (
+            {
+                "RLCOACH_PRESET": "preset-cartpole-ddqnbcq",
+                "rl.improve_steps:EnvironmentSteps": "1000",
+            },
+            "improve_steps is EnvironmentSteps(1000), but this batch RL preset's agent trains from its dataset and never acts in the environment, so it would train for ever: count it in TrainingSteps",
         ),
         (
             {"RLCOACH_PRESET": "preset-cartpole-dqn", "rl.agent_params.algorithm.discont": "0.9"},

@@ -23,6 +23,8 @@ import functools
 import logging
 from typing import Any
 
+from sagemaker_rl_container.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 _installed = False
@@ -106,9 +108,23 @@ def _bridge_constant_initializer() -> None:
     mx.init.Constant.__init__ = __init__
 
 
+# Agents whose first training step fails inside Coach 1.0's MXNet components (measured by
+# tests/catalogue): refused before the heatup, naming the image that trains them.
+MXNET_CANNOT_TRAIN = {
+    "NStepQAgent": "its accumulate_gradients receives no gradients (TypeError)",
+    "BootstrappedDQNAgent": "its per-head targets do not match the MXNet loss schema",
+}
+
+
 def adapt(graph_manager: Any) -> None:
     agents = getattr(graph_manager, "agents_params", None) or [graph_manager.agent_params]
     for agent_params in agents:
+        agent = str(getattr(agent_params, "path", "")).rsplit(":", 1)[-1]
+        if agent in MXNET_CANNOT_TRAIN:
+            raise UserError(
+                f"Coach 1.0's MXNet backend cannot train {agent}: "
+                f"{MXNET_CANNOT_TRAIN[agent]}; run this preset on a coach-tensorflow image"
+            )
         algorithm = getattr(agent_params, "algorithm", None)
         action_drop = getattr(algorithm, "action_drop_method_parameters", None)
         if getattr(action_drop, "use_state_embedding_instead_of_state", False):

@@ -62,6 +62,7 @@ def prepare(contract: TrainingContract, config: CoachConfig) -> Any:
 
         mxnet_compat.adapt(graph_manager)
     apply_overrides(graph_manager, config)
+    check_batch_schedule(graph_manager)
     point_dataset(graph_manager, contract, config)
     check_level(graph_manager)
     return graph_manager
@@ -81,16 +82,20 @@ def load_preset(name: str, source: Path | None) -> Any:
             raise UserError(f"preset {path.name} failed to load: {summarize(error)}") from error
         origin = path.name
     else:
+        origin = f"rl_coach.presets.{stem}"
         try:
-            module = importlib.import_module(f"rl_coach.presets.{stem}")
-        except ModuleNotFoundError:
+            module = importlib.import_module(origin)
+        except ModuleNotFoundError as error:
+            if error.name not in (origin, "rl_coach.presets"):  # the preset's own import
+                raise UserError(_preset_import_failed(origin, error)) from error
             found = sorted(p.stem for p in source.glob("*.py")) if source else []
             raise UserError(
                 f"{PRESET_KEY}={name!r}: no {stem}.py in the source directory "
                 f"({', '.join(found) or 'no source directory or no .py files'}) and no Coach "
                 f"preset of that name"
             ) from None
-        origin = f"rl_coach.presets.{stem}"
+        except Exception as error:
+            raise UserError(f"preset {origin} failed to load: {summarize(error)}") from error
     graph_manager = getattr(module, "graph_manager", None)
     if graph_manager is None or not hasattr(graph_manager, "improve"):
         raise UserError(f"preset {origin} defines no `graph_manager` (a Coach GraphManager)")
@@ -106,6 +111,19 @@ def override_types() -> dict[str, Callable[[Any], Any]]:
         if hasattr(core_types, name):
             types[name] = getattr(core_types, name)
     return types
+
+
+def _preset_import_failed(origin: str, error: ModuleNotFoundError) -> str:
+    missing = (error.name or "").split(".")[0]
+    if missing == "tensorflow" and framework() == "mxnet":
+        return (
+            f"preset {origin} imports TensorFlow, which this MXNet image does not have: run it "
+            f"on a coach-tensorflow image"
+        )
+    return (
+        f"preset {origin} failed to load: {summarize(error)}; a package it needs can go in the "
+        f"source directory's requirements.txt"
+    )
 
 
 def apply_overrides(graph_manager: Any, config: CoachConfig) -> None:
@@ -131,10 +149,32 @@ def set_framework(graph_manager: Any) -> None:
             network_parameters.framework = chosen
 
 
+def check_batch_schedule(graph_manager: Any) -> None:
+    """A batch RL agent never acts in the environment, so an improve_steps counted in
+    environment steps or episodes is never reached: the job would train for ever."""
+    from rl_coach.core_types import EnvironmentEpisodes, EnvironmentSteps
+    from rl_coach.graph_managers.batch_rl_graph_manager import BatchRLGraphManager
+
+    steps = getattr(graph_manager, "improve_steps", None)
+    if isinstance(graph_manager, BatchRLGraphManager) and isinstance(
+        steps, (EnvironmentSteps, EnvironmentEpisodes)
+    ):
+        raise UserError(
+            f"improve_steps is {type(steps).__name__}({steps.num_steps}), but this batch RL "
+            f"preset's agent trains from its dataset and never acts in the environment, so it "
+            f"would train for ever: count it in TrainingSteps "
+            f"(rl.improve_steps:TrainingSteps={steps.num_steps})"
+        )
+
+
 def check_level(graph_manager: Any) -> None:
     """A custom gym environment (`module:Class` level) must import from the source directory:
     say so in one line instead of Coach's traceback."""
+    from rl_coach.environments.gym_environment import GymEnvironmentParameters
+
     env_params = getattr(graph_manager, "env_params", None)
+    if not isinstance(env_params, GymEnvironmentParameters):
+        return  # other environments' levels are theirs (control suite: `cartpole:swingup`)
     level = getattr(env_params, "level", None)
     level = getattr(level, "selected_level", level)  # SingleLevelSelection
     if not isinstance(level, str) or ":" not in level or "/" in level:

@@ -27,6 +27,11 @@ POLICY_HEADS = (
     "SACPolicyHead",
     "ClassificationHead",
 )
+# Heads whose outputs the exported graph cannot compute on its own.
+UNSERVABLE_HEADS = {
+    "DNDQHead": "NEC's Q values come from its differentiable neural dictionary, a Python "
+    "structure the graph reaches through tf.py_func, outside the exported graph",
+}
 DISCRETE_SPACES = ("Discrete", "MultiSelect")
 CONTINUOUS_SPACES = ("Box", "Attention")
 
@@ -39,6 +44,12 @@ class CoachPolicy(Policy):
                 f"{model_dir / METADATA_FILE}: the {metadata.get('agent')} network takes "
                 f"{len(names)} inputs ({', '.join(names)}); serving takes one observation"
             )
+        for head in metadata.get("heads") or []:
+            if head["kind"] in UNSERVABLE_HEADS:
+                raise ModelLoadError(
+                    f"{UNSERVABLE_HEADS[head['kind']]}: the {metadata.get('agent')} network "
+                    f"cannot be served (model/checkpoint holds the trained agent)"
+                )
         self.kind, self.output_index = _policy_output(metadata)
         self.z_values = _z_values(metadata, self.output_index)
         space = metadata.get("action_space") or {}
