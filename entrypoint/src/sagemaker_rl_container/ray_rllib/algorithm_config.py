@@ -66,6 +66,26 @@ ACTION_SPACE_KINDS = {"DQN": "Discrete", "CQL": "Box", "IQL": "Box"}
 FOR_EITHER_KIND = "PPO, APPO, IMPALA or SAC (offline: BC or MARWIL)"
 
 
+# Algorithms this image runs on RLlib's new API stack only (measured by tests/catalogue).
+NEW_STACK_ONLY = {
+    "DreamerV3": "runs on RLlib's new API stack only",
+    **{
+        name: "trains from the Parquet datasets rl_record_dataset writes, which this image "
+        "reads on RLlib's new API stack only"
+        for name in ("BC", "MARWIL", "CQL", "IQL")
+    },
+}
+
+
+def check_framework(algorithm: str, framework: str | None) -> None:
+    """Refuse, before anything starts, an algorithm this image cannot run on `framework`."""
+    if (framework or default_framework()) != "torch" and algorithm in NEW_STACK_ONLY:
+        raise UserError(
+            f"rl_algorithm={algorithm} {NEW_STACK_ONLY[algorithm]}, and TensorFlow runs on "
+            f"RLlib's old API stack only: use a ray-pytorch image"
+        )
+
+
 def check_action_space(algorithm: str, env_name: str, action_space: Any) -> None:
     """Refuse, before anything starts, an algorithm that cannot act in the env's space."""
     import gymnasium as gym
@@ -188,6 +208,7 @@ def _set_framework(config: Any, framework: str | None) -> None:
             f"use rl_framework={available[0] if available else 'torch'} or an image built for "
             f"{framework}"
         )
+    check_framework(algorithm_name(config), framework)
     if framework != "torch":
         # TensorFlow runs only on RLlib's old API stack.
         config.api_stack(
@@ -211,8 +232,34 @@ def _set_zero_code_defaults(config: Any, user_overrides: dict, single_host: bool
             getattr(config, section)(**chosen)
 
 
+def _set_old_stack_defaults(config: Any, resources: Resources, user_overrides: dict) -> None:
+    """What RLlib's old API stack (the TensorFlow images) needs that its defaults, written for
+    the new stack, do not give (each found by tests/catalogue)."""
+    if config.enable_rl_module_and_learner:
+        return
+    if "resources.num_gpus" not in user_overrides:
+        # IMPALA's default is one GPU for its learner, which fails on a CPU instance.
+        config.resources(num_gpus=min(int(config.num_gpus or 0), resources.gpus))
+    buffer = dict(getattr(config, "replay_buffer_config", None) or {})
+    if "Episode" in str(buffer.get("type", "")) and "training.replay_buffer_config" not in (
+        user_overrides
+    ):
+        # DQN's and SAC's default is the new stack's EpisodeReplayBuffer, which the old stack
+        # refuses; this is the buffer RLlib's own message suggests.
+        config.training(
+            replay_buffer_config={
+                "type": "MultiAgentPrioritizedReplayBuffer",
+                "capacity": int(buffer.get("capacity", 50000)),
+                "prioritized_replay_alpha": 0.6,
+                "prioritized_replay_beta": 0.4,
+                "prioritized_replay_eps": 1e-6,
+            }
+        )
+
+
 def _set_resource_defaults(config: Any, resources: Resources, user_overrides: dict) -> None:
     """Size a zero-code job to this host (or cluster) by sizing.plan, unless the user chose."""
+    _set_old_stack_defaults(config, resources, user_overrides)
     batch = None
     if (
         algorithm_name(config) in SIZED_BATCH_ALGORITHMS

@@ -101,10 +101,15 @@ class RayTrainer(Trainer):
         algorithm = (
             job.algorithm if base_config is None else algorithm_config.algorithm_name(base_config)
         )
+        # RLlib's spelling; a script's own Algorithm class keeps its name.
+        name = {n.lower(): n for n in algorithm_config.algorithm_names()}.get(
+            algorithm.lower(), algorithm
+        )
+        algorithm_config.check_framework(
+            name, job.framework if base_config is None else base_config.framework_str
+        )
         if self.env is not None:
-            algorithm_config.check_action_space(
-                algorithm_config.default_config(algorithm)[0], self.env.spec, self.env.action_space
-            )
+            algorithm_config.check_action_space(name, self.env.spec, self.env.action_space)
         self.datasets = {
             "dataset_input": offline.input_dir(contract, job, algorithm),
             "dataset_output": offline.record_dir(contract, job),
