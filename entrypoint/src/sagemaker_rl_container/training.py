@@ -77,8 +77,9 @@ def _run_as_cluster_worker(contract: TrainingContract) -> bool:
 
 
 def _prepare_source(contract: TrainingContract) -> None:
-    """A host that runs no entry script still imports the user's modules (environments,
-    presets): the source directory importable, its requirements.txt installed."""
+    """A job or host that runs no entry script still imports the user's modules
+    (environments, presets): the source directory importable, its requirements.txt
+    installed."""
     source = source_dir.prepare(contract)
     if source is not None:
         script_mode.install_requirements(source)
@@ -89,7 +90,7 @@ def _run_zero_code(contract: TrainingContract) -> None:
 
     job = JobConfig.from_hyperparameters(contract.hyperparameters)
     log_unused_hyperparameters(contract.hyperparameters, "your code")
-    source_dir.prepare(contract)
+    _prepare_source(contract)
     trainer.run(contract, job, ends_process=True)
 
 
@@ -114,6 +115,8 @@ def _run_coach(contract: TrainingContract) -> None:
         return
     config = CoachConfig.from_hyperparameters(contract.hyperparameters)
     log_unused_hyperparameters(contract.hyperparameters, "your preset", also_known=(PRESET_KEY,))
+    # A preset's environment may need packages: its requirements.txt, as in script mode.
+    _prepare_source(contract)
     from sagemaker_rl_container.coach import job
 
     job.run(contract, config)
