@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import pytest
 
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.ray_rllib.algorithm_config import Resources, build
+from sagemaker_rl_container.ray_rllib.algorithm_config import (
+    Resources,
+    _set_old_stack_defaults,
+    build,
+    check_action_space,
+    check_framework,
+    default_config,
+)
 
 
 def test_cpus_become_env_runners_and_a_gpu_goes_to_the_learner():
@@ -75,3 +83,45 @@ def test_a_return_stop_gets_an_on_demand_greedy_evaluation_runner():
     job = JobConfig.from_hyperparameters({"rl.evaluation.evaluation_interval": "5"})
     config = build(job, Resources(cpus=2, gpus=0), "CartPole-v1", evaluation_episodes=7)
     assert config.evaluation_interval == 5
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "space", "refusal"),
+    [
+        ("DQN", gym.spaces.Box(-2.0, 2.0, (1,)), "rl_algorithm=DQN takes Discrete actions only"),
+        ("CQL", gym.spaces.Discrete(2), "rl_algorithm=CQL takes Box actions only"),
+        ("IQL", gym.spaces.Discrete(2), "rl_algorithm=IQL takes Box actions only"),
+    ],
+)
+def test_an_algorithm_for_the_other_kind_of_actions_is_refused_naming_what_fits(
+    algorithm, space, refusal
+):
+    with pytest.raises(UserError, match=refusal) as refused:
+        check_action_space(algorithm, "MyEnv-v0", space)
+    assert "MyEnv-v0's action space is" in str(refused.value)
+    assert "use PPO, APPO, IMPALA or SAC" in str(refused.value)
+
+
+def test_algorithms_for_either_kind_pass():
+    for algorithm in ("PPO", "APPO", "IMPALA", "SAC", "BC", "MARWIL"):
+        check_action_space(algorithm, "e", gym.spaces.Discrete(2))
+        check_action_space(algorithm, "e", gym.spaces.Box(-1.0, 1.0, (2,)))
+
+
+@pytest.mark.parametrize("algorithm", ["DreamerV3", "BC", "MARWIL", "CQL", "IQL"])
+def test_new_stack_only_algorithms_are_refused_on_tensorflow(algorithm):
+    with pytest.raises(UserError, match="use a ray-pytorch image"):
+        check_framework(algorithm, "tf")
+    check_framework(algorithm, "torch")
+
+
+def test_the_old_stack_gets_a_replay_buffer_it_takes_and_no_gpu_on_a_cpu_host():
+    _, config = default_config("IMPALA")
+    config.api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
+    assert config.num_gpus == 1  # RLlib's IMPALA default, which fails on a CPU instance
+    _set_old_stack_defaults(config, Resources(cpus=2, gpus=0), {})
+    assert config.num_gpus == 0
+    _, config = default_config("SAC")
+    config.api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
+    _set_old_stack_defaults(config, Resources(cpus=2, gpus=0), {})
+    assert config.replay_buffer_config["type"] == "MultiAgentPrioritizedReplayBuffer"
