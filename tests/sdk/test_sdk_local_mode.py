@@ -422,7 +422,7 @@ if __name__ == "__main__":
 
 
 def test_an_export_failure_keeps_the_training_in_model_tar_gz(coach_image, tmp_path):
-    source = tmp_path / "src"
+    source = tmp_path / "failed" / "src"
     shutil.copytree(COACH_SOURCES, source)
     (source / "train-coach.py").write_text(EXPORT_FAILS_ENTRY_SCRIPT)
     run = run_local(
@@ -444,7 +444,7 @@ def test_an_export_failure_keeps_the_training_in_model_tar_gz(coach_image, tmp_p
         coach_image,
         tmp_path / "failed",
     )
-    assert "Process exited with code: 1" in run.result["error"]
+    assert "Process exited with code: 1" in run.result.get("error", ""), run.output[-4000:]
     failure = failure_of(tmp_path / "failed").strip()
     assert "\n" not in failure
     assert failure.startswith(
@@ -458,6 +458,8 @@ def test_an_export_failure_keeps_the_training_in_model_tar_gz(coach_image, tmp_p
     assert manifest["toolkit"] == "coach" and manifest["iteration"] >= 1
     assert all((model / "checkpoint" / name).is_file() for name in manifest["files"])
     # And the training goes on from it: the model.tar.gz's contents as a warm start.
+    source = tmp_path / "warm" / "src"
+    shutil.copytree(COACH_SOURCES, source)
     (source / "train-coach.py").write_text(
         OLD_COACH_ENTRY_SCRIPT.replace("preset-cartpole-dqn", "preset-cartpole-clippedppo")
     )
