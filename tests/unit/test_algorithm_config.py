@@ -108,11 +108,17 @@ def test_algorithms_for_either_kind_pass():
         check_action_space(algorithm, "e", gym.spaces.Box(-1.0, 1.0, (2,)))
 
 
-@pytest.mark.parametrize("algorithm", ["DreamerV3", "BC", "MARWIL", "CQL", "IQL"])
-def test_new_stack_only_algorithms_are_refused_on_tensorflow(algorithm):
+@pytest.mark.parametrize("algorithm", ["DreamerV3", "DQN", "BC", "MARWIL", "CQL", "IQL"])
+def test_what_the_old_stack_cannot_train_is_refused_on_tensorflow(algorithm):
     with pytest.raises(UserError, match="use a ray-pytorch image"):
         check_framework(algorithm, "tf")
     check_framework(algorithm, "torch")
+
+
+def test_continuous_sac_is_refused_on_tensorflow_and_discrete_sac_is_not():
+    with pytest.raises(UserError, match="tensorflow-probability"):
+        check_framework("SAC", "tf", gym.spaces.Box(-1.0, 1.0, (1,)))
+    check_framework("SAC", "tf", gym.spaces.Discrete(2))
 
 
 def test_the_old_stack_gets_a_replay_buffer_it_takes_and_no_gpu_on_a_cpu_host():

@@ -66,23 +66,36 @@ ACTION_SPACE_KINDS = {"DQN": "Discrete", "CQL": "Box", "IQL": "Box"}
 FOR_EITHER_KIND = "PPO, APPO, IMPALA or SAC (offline: BC or MARWIL)"
 
 
-# Algorithms this image runs on RLlib's new API stack only (measured by tests/catalogue).
-NEW_STACK_ONLY = {
-    "DreamerV3": "runs on RLlib's new API stack only",
+# What RLlib 2.60's old API stack, the only one TensorFlow runs on, cannot train here
+# (measured by tests/catalogue): by algorithm, or by algorithm and action-space kind.
+NOT_ON_THE_OLD_STACK = {
+    "DreamerV3": "needs RLlib's new API stack",
+    "DQN": "fails building its replay buffer on RLlib 2.60's old API stack (RLlib tests a "
+    "buffer class for a substring)",
     **{
         name: "trains from the Parquet datasets rl_record_dataset writes, which this image "
         "reads on RLlib's new API stack only"
         for name in ("BC", "MARWIL", "CQL", "IQL")
     },
 }
+NOT_ON_THE_OLD_STACK_FOR = {
+    ("SAC", "Box"): "with continuous actions samples a squashed Gaussian, which RLlib's "
+    "TensorFlow policy builds with tensorflow-probability, not in this image",
+}
 
 
-def check_framework(algorithm: str, framework: str | None) -> None:
+def check_framework(algorithm: str, framework: str | None, action_space: Any = None) -> None:
     """Refuse, before anything starts, an algorithm this image cannot run on `framework`."""
-    if (framework or default_framework()) != "torch" and algorithm in NEW_STACK_ONLY:
+    if (framework or default_framework()) == "torch":
+        return
+    kind = type(action_space).__name__ if action_space is not None else None
+    reason = NOT_ON_THE_OLD_STACK.get(algorithm) or NOT_ON_THE_OLD_STACK_FOR.get(
+        (algorithm, kind or "")
+    )
+    if reason:
         raise UserError(
-            f"rl_algorithm={algorithm} {NEW_STACK_ONLY[algorithm]}, and TensorFlow runs on "
-            f"RLlib's old API stack only: use a ray-pytorch image"
+            f"rl_algorithm={algorithm} {reason}; this image's TensorFlow runs on RLlib's old "
+            f"API stack only: use a ray-pytorch image"
         )
 
 

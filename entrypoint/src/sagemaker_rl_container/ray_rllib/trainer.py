@@ -105,11 +105,12 @@ class RayTrainer(Trainer):
         name = {n.lower(): n for n in algorithm_config.algorithm_names()}.get(
             algorithm.lower(), algorithm
         )
-        algorithm_config.check_framework(
-            name, job.framework if base_config is None else base_config.framework_str
-        )
+        action_space = self.env.action_space if self.env is not None else None
         if self.env is not None:
-            algorithm_config.check_action_space(name, self.env.spec, self.env.action_space)
+            algorithm_config.check_action_space(name, self.env.spec, action_space)
+        algorithm_config.check_framework(
+            name, job.framework if base_config is None else base_config.framework_str, action_space
+        )
         self.datasets = {
             "dataset_input": offline.input_dir(contract, job, algorithm),
             "dataset_output": offline.record_dir(contract, job),
