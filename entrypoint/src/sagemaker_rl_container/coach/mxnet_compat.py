@@ -11,6 +11,8 @@ Batch RL's off-policy evaluation asks a Q network for `predict(outputs=[head.q_v
 head.softmax])`, TensorFlow tensors Coach's MXNet heads do not have (and MXNet `predict` takes
 no `outputs`): Q heads get those two names as markers, and `predict` answers them from the
 forward pass (softmax with the network's `softmax_temperature`, as TensorFlow's QHead does).
+Acting with softmax probabilities (a batch RL agent's evaluation) reads the network's
+`outputs`, which MXNet networks also lack: they get one marker per Q head.
 
 `adapt(graph_manager)`: DDQN-BCQ's k-NN action filter looks states up by the reward model's
 `state_embedding`, which only Coach's TensorFlow networks expose; on MXNet it uses the raw
@@ -65,6 +67,13 @@ def install() -> None:
 
     QHead.q_values = property(lambda head: HeadOutput(head, "q_values"))
     QHead.softmax = property(lambda head: HeadOutput(head, "softmax"))
+    MxnetArchitecture.outputs = property(
+        lambda network: [
+            HeadOutput(head, "q_values")
+            for head in network.model.output_heads
+            if isinstance(head, QHead)
+        ]
+    )
     original_predict = MxnetArchitecture.predict
 
     @functools.wraps(original_predict)

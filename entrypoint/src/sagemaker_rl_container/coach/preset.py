@@ -206,7 +206,7 @@ def point_dataset(graph_manager: Any, contract: TrainingContract, config: CoachC
             return
         raise UserError(
             f"the preset loads its dataset from {dataset.filepath!r}, which is not there: add an "
-            f"input channel named '{config.dataset_channel}' holding the CSV file "
+            f"input channel named '{config.dataset_channel}' holding {wanted.name} "
             f"(or set rl_dataset_channel)"
         )
     files = sorted(p for p in channel.rglob("*") if p.is_file() and not p.name.startswith("."))
