@@ -6,6 +6,7 @@
 #   make test             the default test suite (unit, in-process training, Docker image)
 #   make test-cuda        build the CUDA variants and check them without a GPU (slow)
 #   make test-faults      SIGTERM at random moments + the bad-input catalogue; writes tests/faults/RESULTS.md
+#   make test-catalogue   every preset and algorithm: train, export, serve; writes tests/catalogue/RESULTS.md
 #   make lint             ruff, hadolint on every Dockerfile, matrix and docs drift checks
 #   make docs             regenerate docs/hyperparameters.md from the config models
 #   make bench            benchmarks (time to solve, overheads, serving, cluster, size, rebuild)
@@ -156,6 +157,11 @@ test-cuda: venv
 .PHONY: test-faults
 test-faults: venv
 	$(VENV)/bin/pytest -m faults tests/faults $(PYTEST_ARGS)
+
+# Every preset and algorithm a user can pick: train, export, serve (tests/catalogue/RESULTS.md).
+.PHONY: test-catalogue
+test-catalogue: venv
+	$(VENV)/bin/pytest -m catalogue tests/catalogue $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: venv
