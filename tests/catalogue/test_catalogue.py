@@ -458,7 +458,7 @@ def render(rows: dict[str, Row], records_dir: Path) -> str:
                 r["exported"] or "-",
                 r["served"] or "-",
                 r["seconds"] or "-",
-                r["note"],
+                row.unavailable or r["note"],  # the reason as catalogue.py states it now
             ]
         lines.append("| " + " | ".join(re.sub(r"\|", "/", str(c)) for c in cells) + " |")
     return "\n".join(lines) + "\n"
