@@ -244,5 +244,9 @@ def test_a_policy_onnx_cannot_hold_keeps_its_training_unless_onnx_was_required(t
     assert result.returncode == 1
     assert result.failure == (
         f"rl_export_onnx=true, but the ONNX export failed: {reason} (without "
-        "rl_export_onnx=true the job keeps the checkpoint and succeeds)"
+        "rl_export_onnx=true the job keeps the checkpoint and succeeds); nothing trained is "
+        f"lost: checkpoint-000001 (iteration 1) is in {required / 'model' / 'checkpoint'} "
+        f"(model.tar.gz) and in {required / 'checkpoints'}"
     )
+    # The training is in model.tar.gz all the same: the checkpoint went there before export.
+    assert (required / "model" / "checkpoint").is_dir()
