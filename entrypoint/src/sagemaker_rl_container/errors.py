@@ -80,7 +80,7 @@ class ExportFailed(UserError):
         if isinstance(error, UserError):
             reason = str(error)
         else:
-            steps = [e.step for e in _chain(error) if isinstance(e, ExportStepFailed)]
+            steps = [e.step for e in causes(error) if isinstance(e, ExportStepFailed)]
             cause = root_cause(error)
             where = _user_frame(cause)
             reason = "export failed" + (
@@ -88,14 +88,6 @@ class ExportFailed(UserError):
             )
             reason += f": {summarize(cause)}"
         return cls(f"{reason}; nothing trained is lost: {kept}")
-
-
-def _chain(error: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    while error is not None and all(error is not e for e in seen):
-        seen.append(error)
-        error = error.__cause__  # type: ignore[assignment]
-    return seen
 
 
 def shown(value: Any) -> str:
@@ -114,17 +106,22 @@ def summarize(error: BaseException) -> str:
 
 def root_cause(error: BaseException) -> BaseException:
     """The error under the wrappers: Ray's task errors (`.cause`), then the exception chain."""
-    seen = set()
-    while id(error) not in seen:
-        seen.add(id(error))
+    return causes(error)[-1]
+
+
+def causes(error: BaseException) -> list[BaseException]:
+    """`error`, then each error under it (Ray's `.cause`, else `__cause__`), outermost first;
+    a chain that loops ends with the first error met twice."""
+    chain = [error]
+    while True:
         inner = getattr(error, "cause", None)
-        if isinstance(inner, BaseException):
-            error = inner
-        elif error.__cause__ is not None:
-            error = error.__cause__
-        else:
-            break
-    return error
+        error = inner if isinstance(inner, BaseException) else error.__cause__
+        if error is None:
+            return chain
+        looped = any(error is seen for seen in chain)
+        chain.append(error)
+        if looped:
+            return chain
 
 
 def _user_frame(error: BaseException) -> str | None:

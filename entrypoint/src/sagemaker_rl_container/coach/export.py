@@ -110,8 +110,11 @@ def describe_action_space(space: Any) -> dict[str, Any]:
     if isinstance(space, MultiSelectActionSpace):
         actions = [[int(v) for v in action] for action in space.actions]
         return {"type": "MultiSelect", "n": len(actions), "actions": actions}
-    kind = "Attention" if isinstance(space, AttentionActionSpace) else "Box"
-    if not isinstance(space, (AttentionActionSpace, BoxActionSpace)):
+    if isinstance(space, AttentionActionSpace):
+        kind = "Attention"
+    elif isinstance(space, BoxActionSpace):
+        kind = "Box"
+    else:
         kind = type(space).__name__
     return {
         "type": kind,

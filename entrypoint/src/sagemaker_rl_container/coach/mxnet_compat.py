@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from typing import Any
 
 from sagemaker_rl_container.errors import UserError
@@ -143,3 +144,20 @@ def adapt(graph_manager: Any) -> None:
                 "(%s) indexes raw states instead",
                 type(action_drop).__name__,
             )
+
+
+def refuse_unsupported_part(preset: str, error: KeyError) -> None:
+    """Coach's MXNet graph builder raises `KeyError('Unsupported head type: <class ...>')` for
+    a part it has no class for: fail in one line naming it (`DuelingQHeadParameters (head
+    type)`); any other KeyError is left to the caller."""
+    message = str(error.args[0]) if error.args else ""
+    if not message.startswith("Unsupported "):
+        return
+    match = re.search(r"'([\w.]+)'", message)
+    name = match.group(1).rsplit(".", 1)[-1] if match else message
+    kind = message.split(":", 1)[0].removeprefix("Unsupported ").strip()
+    raise UserError(
+        f"preset {preset} uses {name} ({kind}), which Coach 1.0's MXNet backend does not "
+        f"implement (it has Q, V, PPO and PPO-V heads): run this preset on a coach-tensorflow "
+        f"image"
+    ) from error

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import shutil
 import tempfile
 import time
@@ -161,14 +160,11 @@ class CoachTrainer(Trainer):
                 )
             )
         except KeyError as error:
-            unsupported = _unsupported_by_mxnet(error)
-            if unsupported is None:
-                raise
-            raise UserError(
-                f"preset {self.config.preset} uses {unsupported}, which Coach 1.0's MXNet "
-                f"backend does not implement (it has Q, V, PPO and PPO-V heads): run this "
-                f"preset on a coach-tensorflow image"
-            ) from error
+            if framework() == "mxnet":
+                from sagemaker_rl_container.coach import mxnet_compat
+
+                mxnet_compat.refuse_unsupported_part(self.config.preset, error)
+            raise
         self._observe()
 
     def _restore_counters(self, checkpoint: Checkpoint) -> None:
@@ -376,15 +372,3 @@ class CoachTrainer(Trainer):
     def close(self, error: Optional[BaseException]) -> None:
         display.close_environments(self.gm)
         shutil.rmtree(self.scratch, ignore_errors=True)
-
-
-def _unsupported_by_mxnet(error: KeyError) -> str | None:
-    """`DuelingQHeadParameters` (the part Coach's MXNet graph builder has no class for) when
-    `error` is that builder's `Unsupported head type: <class ...>`, else None."""
-    message = str(error.args[0]) if error.args else ""
-    if framework() != "mxnet" or not message.startswith("Unsupported "):
-        return None
-    match = re.search(r"'([\w.]+)'", message)
-    name = match.group(1).rsplit(".", 1)[-1] if match else message
-    kind = message.split(":", 1)[0].removeprefix("Unsupported ").strip()
-    return f"{name} ({kind})"

@@ -128,12 +128,16 @@ def algorithm_names() -> list[str]:
     return sorted(ALGORITHMS)
 
 
+def registered_name(algorithm: str) -> str | None:
+    """RLlib's spelling of `algorithm` (matched case-insensitively), None if unregistered."""
+    return {name.lower(): name for name in algorithm_names()}.get(algorithm.lower())
+
+
 def default_config(algorithm: str) -> tuple[str, Any]:
     """RLlib's default config for `algorithm` (matched case-insensitively) and its proper name."""
     from ray.rllib.algorithms.registry import ALGORITHMS
 
-    by_lower = {name.lower(): name for name in ALGORITHMS}
-    name = by_lower.get(algorithm.lower())
+    name = registered_name(algorithm)
     if name is None:
         raise UserError(
             f"rl_algorithm {algorithm!r} is not an RLlib algorithm; choose one of "
@@ -221,7 +225,6 @@ def _set_framework(config: Any, framework: str | None) -> None:
             f"use rl_framework={available[0] if available else 'torch'} or an image built for "
             f"{framework}"
         )
-    check_framework(algorithm_name(config), framework)
     if framework != "torch":
         # TensorFlow runs only on RLlib's old API stack.
         config.api_stack(

@@ -102,9 +102,7 @@ class RayTrainer(Trainer):
             job.algorithm if base_config is None else algorithm_config.algorithm_name(base_config)
         )
         # RLlib's spelling; a script's own Algorithm class keeps its name.
-        name = {n.lower(): n for n in algorithm_config.algorithm_names()}.get(
-            algorithm.lower(), algorithm
-        )
+        name = algorithm_config.registered_name(algorithm) or algorithm
         action_space = self.env.action_space if self.env is not None else None
         if self.env is not None:
             algorithm_config.check_action_space(name, self.env.spec, action_space)

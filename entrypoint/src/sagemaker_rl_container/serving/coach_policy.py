@@ -53,17 +53,18 @@ class CoachPolicy(Policy):
         self.kind, self.output_index = _policy_output(metadata)
         self.z_values = _z_values(metadata, self.output_index)
         space = metadata.get("action_space") or {}
-        kind = space.get("type")
-        if kind not in DISCRETE_SPACES + CONTINUOUS_SPACES:
+        space_type = space.get("type")
+        if space_type not in DISCRETE_SPACES + CONTINUOUS_SPACES:
             raise ModelLoadError(
-                f"{model_dir / METADATA_FILE}: the agent's action space is {kind} "
+                f"{model_dir / METADATA_FILE}: the agent's action space is {space_type} "
                 f"({space}); serving answers Discrete, MultiSelect, Box and Attention actions"
             )
-        self.discrete = kind in DISCRETE_SPACES
+        self.discrete = space_type in DISCRETE_SPACES
         if not self.discrete and self.kind == "q":
             raise ModelLoadError(
                 f"{model_dir / METADATA_FILE}: the {metadata.get('agent')} network has Q "
-                f"values but no policy head for its {kind} actions: nothing chooses an action"
+                f"values but no policy head for its {space_type} actions: nothing chooses an "
+                f"action"
             )
         self.shape = tuple(space.get("shape") or ())
         self.low = _bound(space.get("low"), -np.inf, self.shape)
