@@ -312,7 +312,7 @@ def serving_container(image: str, model_dir: Path, timeout: float = 90, expect_p
         docker("rm", "-f", name, check=False)
 
 
-def post_json(url: str, payload: object) -> dict:
+def post_json(url: str, payload: object, timeout: float = 10) -> dict:
     import urllib.request
 
     request = urllib.request.Request(
@@ -320,5 +320,5 @@ def post_json(url: str, payload: object) -> dict:
         data=json.dumps(payload).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())

@@ -31,7 +31,15 @@ from catalogue import (
     all_rows,
 )
 
-from conftest import ROOT, build_image, docker, make_job, run_job, serving_container
+from conftest import (
+    ROOT,
+    build_image,
+    docker,
+    make_job,
+    post_json,
+    run_job,
+    serving_container,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -124,14 +132,10 @@ def run_coach_row(row: Row, tmp_path: Path, record: dict) -> None:
     image = image_ref(row.image)
     source = HERE / "sources" / row.source if row.source else COACH_SOURCES
     root = make_job(tmp_path / "job", row.hyperparameters, source_dir=source)
-    result = run_job(image, root, timeout=900)
-    if refused_before_training(row, result, record):
+    trained = train(row, image, root, record)
+    if trained is None:
         return
-    assert result.returncode == 0 and result.succeeded, result.log[-4000:]
-    record["trained"] = f"yes ({steps_trained(result)} steps)"
-    model = root / "model"
-    meta = json.loads((model / "metadata.json").read_text())
-    record["exported"] = exported_summary(model, meta)
+    model, meta = trained
     # Nothing trained is lost: the final checkpoint is in model/ too.
     assert (model / "checkpoint" / "checkpoint.json").is_file()
     space = meta["action_space"]
@@ -143,7 +147,7 @@ def run_coach_row(row: Row, tmp_path: Path, record: dict) -> None:
         return
     observation = random_observation(meta)
     with serving_container(image, model) as url:
-        answer = post(url, {"observations": [observation]})
+        answer = post_json(url, {"observations": [observation]}, timeout=30)
     action = answer["actions"][0]
     assert in_action_space(action, space), (action, space)
     record["served"] = f"yes: {space['type']} action {short(action)}"
@@ -262,14 +266,10 @@ def run_ray_row(row: Row, tmp_path: Path, record: dict, request) -> None:
         channels["dataset"] = datasets(image, hyperparameters["rl_env"])
         hyperparameters["rl_offline_channel"] = "dataset"
     root = make_job(tmp_path / "job", hyperparameters, channels=channels)
-    result = run_job(image, root, timeout=900)
-    if refused_before_training(row, result, record):
+    trained = train(row, image, root, record)
+    if trained is None:
         return
-    assert result.returncode == 0 and result.succeeded, result.log[-4000:]
-    record["trained"] = f"yes ({steps_trained(result)} steps)"
-    model = root / "model"
-    meta = json.loads((model / "metadata.json").read_text())
-    record["exported"] = exported_summary(model, meta)
+    model, meta = trained
     assert (model / "checkpoint").is_dir()
     if not (meta.get("onnx") or meta.get("tf_serving")):
         answer = serve_refusal(image, model)
@@ -284,7 +284,7 @@ def run_ray_row(row: Row, tmp_path: Path, record: dict, request) -> None:
         if name in (meta.get("onnx") or {}).get("outputs", ["action_dist_inputs"])
     ]
     with serving_container(image, model) as url:
-        answer = post(url, {"observations": batch, "include": compared})
+        answer = post_json(url, {"observations": batch, "include": compared}, timeout=30)
     direct = exported_outputs(image, model, batch)
     worst = 0.0
     for name in compared:
@@ -343,6 +343,20 @@ def in_gym_space(action, space: dict) -> bool:
 # ---- shared ---------------------------------------------------------------------------------
 
 
+def train(row: Row, image: str, root: Path, record: dict) -> tuple[Path, dict] | None:
+    """Run the row's job; None when the image refused it as expected, else its model/ and
+    metadata.json, recorded."""
+    result = run_job(image, root, timeout=900)
+    if refused_before_training(row, result, record):
+        return None
+    assert result.returncode == 0 and result.succeeded, result.log[-4000:]
+    record["trained"] = f"yes ({steps_trained(result)} steps)"
+    model = root / "model"
+    meta = json.loads((model / "metadata.json").read_text())
+    record["exported"] = exported_summary(model, meta)
+    return model, meta
+
+
 def refused_before_training(row: Row, result, record: dict) -> bool:
     """Whether the image refused the row, as catalogue.REFUSED expects: exit 1, its one line
     in output/failure, and no iteration ran. A row not expected to be refused must train."""
@@ -368,18 +382,6 @@ def exported_summary(model: Path, meta: dict) -> str:
     if meta.get("symbol"):
         kind.append("MXNet symbol")
     return f"{' + '.join(kind) or 'checkpoint only'} ({', '.join(names)})"
-
-
-def post(url: str, payload: dict) -> dict:
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"{url}/invocations",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
 
 
 def short(value) -> str:

@@ -104,25 +104,25 @@ class Spotlight(_Simple):
         return float(inside) - float(np.prod(np.maximum(high - low, 0)))
 
 
-class LampsParameters(EnvironmentParameters):
+class _SimpleParameters(EnvironmentParameters):
+    """Coach instantiates the environment class at `path`, with no default filters."""
+
+    environment = ""
+
     def __init__(self):
-        super().__init__(level=LevelSelection("lamps"))
+        super().__init__(level=LevelSelection(self.environment.lower()))
         self.frame_skip = 1
         self.default_input_filter = NoInputFilter
         self.default_output_filter = NoOutputFilter
 
     @property
     def path(self):
-        return "action_space_envs:Lamps"
+        return f"action_space_envs:{self.environment}"
 
 
-class SpotlightParameters(EnvironmentParameters):
-    def __init__(self):
-        super().__init__(level=LevelSelection("spotlight"))
-        self.frame_skip = 1
-        self.default_input_filter = NoInputFilter
-        self.default_output_filter = NoOutputFilter
+class LampsParameters(_SimpleParameters):
+    environment = "Lamps"
 
-    @property
-    def path(self):
-        return "action_space_envs:Spotlight"
+
+class SpotlightParameters(_SimpleParameters):
+    environment = "Spotlight"
