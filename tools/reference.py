@@ -50,13 +50,14 @@ def sizing_section() -> str:
     batch = ppo["training"]["train_batch_size_per_learner"]
     rule = sizing.__doc__.split("The rule:", 1)[1].strip()
     rule = rule.replace("`MIN_STEPS_PER_ENV`", str(sizing.MIN_STEPS_PER_ENV))
+    rule = rule.replace("`CPUS_PER_LEARNER`", str(sizing.CPUS_PER_LEARNER))
     return (
         "## How a zero-code job sizes itself to the instance\n\n"
         "From the CPUs and GPUs of the instance (of every host together on a multi-host job), "
         "unless an `rl.*` override sets the value (ray_rllib/sizing.py):\n\n"
         f"{rule}\n\n"
         f"Zero-code PPO ({envs} envs per runner, a {batch}-step batch) on some instance shapes:\n\n"
-        + sizing.table((2, 8, 32, 72), (0, 1, 4, 8), envs_per_runner=envs, batch=batch)
+        + sizing.table(sizing.SHAPES, envs_per_runner=envs, batch=batch)
         + "\nA script-mode config keeps its own choices; one that leaves RLlib's default number "
         "of env runners gets as many as the CPUs allow when the default does not fit.\n"
     )

@@ -120,6 +120,7 @@ class Resources:
 
     cpus: int
     gpus: int
+    hosts: int = 1
 
 
 def algorithm_names() -> list[str]:
@@ -276,9 +277,10 @@ def _set_old_stack_defaults(config: Any, resources: Resources, user_overrides: d
 def _set_resource_defaults(config: Any, resources: Resources, user_overrides: dict) -> None:
     """Size a zero-code job to this host (or cluster) by sizing.plan, unless the user chose."""
     _set_old_stack_defaults(config, resources, user_overrides)
+    name = algorithm_name(config)
     batch = None
     if (
-        algorithm_name(config) in SIZED_BATCH_ALGORITHMS
+        name in SIZED_BATCH_ALGORITHMS
         and "training.train_batch_size_per_learner" not in user_overrides
     ):
         batch = int(config.train_batch_size_per_learner or config.train_batch_size)
@@ -289,18 +291,30 @@ def _set_resource_defaults(config: Any, resources: Resources, user_overrides: di
         batch_size=batch,
         cpus_for_driver=float(config.num_cpus_for_main_process),
         cpus_per_runner=float(config.num_cpus_per_env_runner),
+        hosts=resources.hosts,
+        several_learners=bool(config.enable_rl_module_and_learner)
+        and name in sizing.MULTI_LEARNER_ALGORITHMS,
+        num_learners=int(user_overrides["learners.num_learners"])
+        if "learners.num_learners" in user_overrides
+        else None,
     )
     if "env_runners.num_env_runners" not in user_overrides:
         config.env_runners(num_env_runners=chosen.num_env_runners)
     if chosen.train_batch_size_per_learner is not None:
         config.training(train_batch_size_per_learner=chosen.train_batch_size_per_learner)
-    if resources.gpus > 0:
-        if "learners.num_gpus_per_learner" not in user_overrides:
-            config.learners(num_gpus_per_learner=chosen.num_gpus_per_learner)
-        if "learners.num_learners" not in user_overrides:
-            config.learners(num_learners=chosen.num_learners)
-        if not config.enable_rl_module_and_learner and "resources.num_gpus" not in user_overrides:
-            config.resources(num_gpus=chosen.num_gpus)
+    if resources.gpus > 0 and "learners.num_gpus_per_learner" not in user_overrides:
+        config.learners(num_gpus_per_learner=chosen.num_gpus_per_learner)
+    if "learners.num_learners" not in user_overrides:
+        config.learners(num_learners=chosen.num_learners)
+        if chosen.learners_per_host:
+            # One learner per slot: the hosts declare theirs when they join (cluster.py).
+            config.learners(custom_resources_per_learner={sizing.LEARNER_SLOT: 1})
+    if (
+        resources.gpus > 0
+        and not config.enable_rl_module_and_learner
+        and "resources.num_gpus" not in user_overrides
+    ):
+        config.resources(num_gpus=chosen.num_gpus)
 
 
 def _size_script_config(config: Any, resources: Resources, user_overrides: dict) -> None:

@@ -84,3 +84,34 @@ def _non_finite(value: Any, where: str) -> str | None:
     if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
         return where
     return None
+
+
+def learner_digests(algo: Any) -> list[tuple[str, str]]:
+    """(host address, digest of its weights) for each remote learner: data-parallel learners
+    that average their gradients hold the same weights after every update, so the digests
+    match. Empty when the learner lives in the driver."""
+    group = getattr(algo, "learner_group", None)
+    if group is None or not group.is_remote:
+        return []
+    results = group.foreach_learner(_digest_of_learner)
+    return sorted(result.get() for result in results)
+
+
+def _digest_of_learner(learner: Any) -> tuple[str, str]:
+    import hashlib
+
+    import ray
+
+    digest = hashlib.sha256()
+    _hash_into(digest, "", learner.module.get_state())
+    return ray.util.get_node_ip_address(), digest.hexdigest()[:16]
+
+
+def _hash_into(digest: Any, where: str, value: Any) -> None:
+    if isinstance(value, dict):
+        for key in sorted(value, key=str):
+            _hash_into(digest, f"{where}/{key}", value[key])
+        return
+    array = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+    digest.update(where.encode())
+    digest.update(np.ascontiguousarray(array).tobytes())

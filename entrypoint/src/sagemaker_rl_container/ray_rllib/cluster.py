@@ -29,6 +29,7 @@ from sagemaker_rl_container import signals
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import UserError
 from sagemaker_rl_container.hosts import Layout, job_secret, node_ip, resolve
+from sagemaker_rl_container.ray_rllib import sizing
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,16 @@ def ray_environment() -> dict[str, str]:
 
 def _authorization() -> dict[str, str]:
     return {"Authorization": f"Bearer {os.environ.get('RAY_AUTH_TOKEN', '')}"}
+
+
+def learner_slots(contract: TrainingContract) -> list[str]:
+    """`ray start`'s argument that offers this host's share of the job's learners, so that a
+    zero-code job's learners spread one share per host (sizing.py)."""
+    hosts = len(contract.hosts)
+    slots = sizing.learners_for(contract.num_cpus * hosts, contract.num_gpus * hosts, hosts)
+    if not slots or slots % hosts:
+        return []
+    return [f"--resources={json.dumps({sizing.LEARNER_SLOT: slots // hosts})}"]
 
 
 class RayNode:
@@ -177,6 +188,7 @@ class Head:
                 f"--node-ip-address={self.ip}",
                 f"--num-cpus={contract.num_cpus}",
                 f"--num-gpus={contract.num_gpus}",
+                *learner_slots(contract),
                 "--include-dashboard=false",
                 # No autoscaler on SageMaker: its monitor process (~0.4 CPU s to start, then
                 # polling) serves nothing here. The log monitor stays: it carries the env
@@ -328,6 +340,7 @@ def run_worker(contract: TrainingContract, nodes: Layout, timeout_s: float) -> N
             f"--node-ip-address={ip}",
             f"--num-cpus={contract.num_cpus}",
             f"--num-gpus={contract.num_gpus}",
+            *learner_slots(contract),
         ],
         contract.output_data_dir / "ray-worker",
     )

@@ -197,10 +197,15 @@ class RayTrainer(Trainer):
 
     def _log_plan(self) -> None:
         logger.info(
-            "Training %s with %s, %d env runners; stop at %s; checkpoints in %s",
+            "Training %s with %s, %d env runners, %s; stop at %s; checkpoints in %s",
             self.title,
             self.config.framework_str,
             self.config.num_env_runners,
+            f"{self.config.num_learners} learners (data-parallel)"
+            if int(self.config.num_learners or 0) > 1
+            else "the learner in the driver"
+            if not int(self.config.num_learners or 0)
+            else "1 remote learner",
             self.stop.describe(),
             self.contract.checkpoint_dir,
         )
@@ -271,10 +276,33 @@ class RayTrainer(Trainer):
     # -- train
 
     def train(self, iteration_done: IterationDone) -> str:
+        first = True
         while True:
             reason = iteration_done(to_metrics(self.algo.train()))
+            if first or reason:
+                self._log_learner_weights()
+                first = False
             if reason:
                 return reason
+
+    def _log_learner_weights(self) -> None:
+        """With several learners, a digest of each one's weights: after the first and the last
+        iteration they must match (the learners average their gradients every update)."""
+        digests = algorithm_state.learner_digests(self.algo)
+        if not digests:
+            return
+        names = self.head.host_names() if self.head is not None else {}
+        listed = ", ".join(f"{names.get(ip, ip)} {digest}" for ip, digest in digests)
+        same = len({digest for _, digest in digests}) == 1
+        log = logger.info if same else logger.warning
+        log(
+            "Learner weights after iteration %d (sha256 of each of the %d learners' "
+            "parameters, by host): %s: %s",
+            self.algo.iteration,
+            len(digests),
+            listed,
+            "identical" if same else "they DIFFER, the learners no longer train one model",
+        )
 
     def evaluate(self) -> tuple[float, int]:
         """Mean return and episode count of one evaluation (see evaluation.py)."""
@@ -327,7 +355,10 @@ def _cluster_resources() -> algorithm_config.Resources:
     import ray
 
     total = ray.cluster_resources()
-    return algorithm_config.Resources(cpus=int(total.get("CPU", 0)), gpus=int(total.get("GPU", 0)))
+    hosts = sum(1 for node in ray.nodes() if node.get("Alive"))
+    return algorithm_config.Resources(
+        cpus=int(total.get("CPU", 0)), gpus=int(total.get("GPU", 0)), hosts=max(1, hosts)
+    )
 
 
 def _resolve_env(job: JobConfig, base_config: Any | None) -> environments.ResolvedEnv | None:
