@@ -45,7 +45,14 @@ def finish(proc: subprocess.Popen, timeout: float) -> int:
 
 
 def test_two_hosts_train_one_model_with_rollouts_on_both(tmp_path):
-    hyperparameters = {**SMALL, "rl_stop_iterations": "2", "rl_cluster_timeout": "60"}
+    # The learner in the driver, as the user asked: the CPUs go to env runners on both hosts
+    # (tests/image's two-container test trains with the zero-code plan's learner per host).
+    hyperparameters = {
+        **SMALL,
+        "rl_stop_iterations": "2",
+        "rl_cluster_timeout": "60",
+        "rl.learners.num_learners": "0",
+    }
     worker_root = host_job(tmp_path, HOSTS[1], hyperparameters)
     worker = start_train(worker_root, tmp_path / "worker.log")
     head = run_train(host_job(tmp_path, HOSTS[0], hyperparameters), timeout=300)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -151,17 +152,24 @@ def start_host(image: str, network: str, root: Path, host: str) -> None:
     )
 
 
-def test_two_containers_form_one_cluster_and_only_the_head_exports(image, tmp_path):
+# CartPole-v1's random policy returns ~22 an episode; the two-learner job must reach this.
+LEARNED_RETURN = 100
+DIGESTS = re.compile(r"Learner weights after iteration (\d+) .*?by host\): (.*): (identical|they)")
+
+
+def test_two_containers_train_with_a_learner_on_each_and_learn_one_model(image, tmp_path):
     """SageMaker local-mode style: algo-1 and algo-2 on one Docker network, each with its
-    own /opt/ml and a resourceconfig naming both."""
+    own /opt/ml and a resourceconfig naming both. The zero-code plan gives each host a
+    learner (sizing.py); the learners average their gradients (torch DDP over gloo), so after
+    every update both hold the same weights, and the job learns."""
     network = f"sagemaker-rl-test-{int(time.time())}"
     hosts = ["algo-1", "algo-2"]
     hyperparameters = {
-        "rl_stop_iterations": "2",
+        "rl_stop_mean_return": str(LEARNED_RETURN),
+        "rl_stop_evaluation_episodes": "0",
+        "rl_stop_iterations": "30",
         "rl_cluster_timeout": "120",
-        "rl.training.train_batch_size_per_learner": "600",
-        "rl.training.minibatch_size": "300",
-        "rl.training.num_epochs": "2",
+        "rl.training.train_batch_size_per_learner": "500",
     }
     roots = {}
     for host in hosts:
@@ -170,7 +178,7 @@ def test_two_containers_form_one_cluster_and_only_the_head_exports(image, tmp_pa
     try:
         for host in reversed(hosts):  # the worker first: it waits for the head
             start_host(image, network, roots[host], host)
-        codes = {host: int(docker("wait", host, timeout=400).stdout) for host in hosts}
+        codes = {host: int(docker("wait", host, timeout=600).stdout) for host in hosts}
         logs = {}
         for host in hosts:
             output = docker("logs", host, check=False)
@@ -180,13 +188,24 @@ def test_two_containers_form_one_cluster_and_only_the_head_exports(image, tmp_pa
             docker("rm", "-f", host, check=False)
         docker("network", "rm", network, check=False)
     assert codes == {"algo-1": 0, "algo-2": 0}, logs["algo-1"][-3000:] + logs["algo-2"][-2000:]
-    placement = next(line for line in logs["algo-1"].splitlines() if "Env runners per host" in line)
-    assert "algo-1 x" in placement and "algo-2 x" in placement
+    assert "2 learners (data-parallel)" in logs["algo-1"], logs["algo-1"][-3000:]
+    digests = DIGESTS.findall(logs["algo-1"])
+    assert len(digests) == 2, logs["algo-1"][-3000:]  # after the first and the last iteration
+    (first, first_pairs, first_same), (last, last_pairs, last_same) = digests
+    assert int(last) > int(first) and first_same == last_same == "identical", digests
+    for pairs in (first_pairs, last_pairs):
+        # one learner on each host, and the same weights on both
+        by_host = dict(pair.split(" ") for pair in pairs.split(", "))
+        assert sorted(by_host) == hosts and len(set(by_host.values())) == 1, pairs
+    assert first_pairs != last_pairs  # the updates changed them
     assert "The head host algo-1 finished training" in logs["algo-2"]
     assert (roots["algo-1"] / "model" / "policy.onnx").exists()
     assert not any((roots["algo-2"] / "model").iterdir())
     assert not any((roots["algo-2"] / "checkpoints").iterdir())
-    assert read_json(roots["algo-1"] / "model" / "metadata.json")["training"]["hosts"] == 2
+    training = read_json(roots["algo-1"] / "model" / "metadata.json")["training"]
+    assert training["hosts"] == 2
+    assert training["stop_reason"].startswith("mean return"), training
+    assert training["recent_episode_return_mean"] >= LEARNED_RETURN
 
 
 @pytest.mark.parametrize("target", ["build", "build-all"])

@@ -97,6 +97,12 @@ def test_zero_code_jobs_take_the_learners_and_a_users_number_wins():
     config = build(job, cluster, "CartPole-v1", check=False)
     assert (config.num_learners, config.custom_resources_per_learner) == (0, {})
     assert config.num_env_runners == 31
+    # the user's env runners first: learners take what they leave, if it is enough for two
+    job = JobConfig.from_hyperparameters({"rl.env_runners.num_env_runners": "2"})
+    small = Resources(cpus=4, gpus=0, hosts=2)
+    assert build(job, small, "CartPole-v1").num_learners == 0
+    job = JobConfig.from_hyperparameters({"rl.env_runners.num_env_runners": "0"})
+    assert build(job, small, "CartPole-v1").num_learners == 2
 
 
 def test_the_docs_table_shows_the_plans():

@@ -294,9 +294,8 @@ def _set_resource_defaults(config: Any, resources: Resources, user_overrides: di
         hosts=resources.hosts,
         several_learners=bool(config.enable_rl_module_and_learner)
         and name in sizing.MULTI_LEARNER_ALGORITHMS,
-        num_learners=int(user_overrides["learners.num_learners"])
-        if "learners.num_learners" in user_overrides
-        else None,
+        num_learners=_chosen(user_overrides, "learners.num_learners"),
+        num_env_runners=_chosen(user_overrides, "env_runners.num_env_runners"),
     )
     if "env_runners.num_env_runners" not in user_overrides:
         config.env_runners(num_env_runners=chosen.num_env_runners)
@@ -315,6 +314,15 @@ def _set_resource_defaults(config: Any, resources: Resources, user_overrides: di
         and "resources.num_gpus" not in user_overrides
     ):
         config.resources(num_gpus=chosen.num_gpus)
+
+
+def _chosen(user_overrides: dict, key: str) -> int | None:
+    """The number the user set for `key`, if any (one that is no number fails in
+    overrides.apply, with the setting's name)."""
+    try:
+        return int(user_overrides[key]) if key in user_overrides else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _size_script_config(config: Any, resources: Resources, user_overrides: dict) -> None:

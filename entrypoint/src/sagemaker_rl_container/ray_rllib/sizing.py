@@ -71,21 +71,29 @@ def plan(
     hosts: int = 1,
     several_learners: bool = True,
     num_learners: int | None = None,
+    num_env_runners: int | None = None,
 ) -> Plan:
     """The resources and batch of a zero-code job on `cpus` CPUs and `gpus` GPUs (of `hosts`
     hosts together), whose algorithm steps `envs_per_runner` envs per runner and trains on
     `batch_size` steps per learner an iteration by default (None: it has no batch to size, e.g.
     an off-policy algorithm); `several_learners`: whether it can train with more than one;
-    `num_learners`: the number the user chose, if any."""
+    `num_learners`, `num_env_runners`: the numbers the user chose, if any (the rest is sized
+    around them)."""
+    cpus_left = max(0.0, cpus - cpus_for_driver)
+    if num_env_runners is not None:
+        cpus_left = max(0.0, cpus_left - num_env_runners * cpus_per_runner)
     if num_learners is not None:
         learners = num_learners
     else:
         learners = learners_for(cpus, gpus, hosts) if several_learners else 0
-    # A remote learner needs a CPU of its own.
-    learners = min(learners, int(max(0, cpus - cpus_for_driver)))
-    learners = learners if learners > 1 else 0
-    spare = int(max(0, cpus - cpus_for_driver - learners) // max(cpus_per_runner, 1e-9))
-    runners = spare if spare > 1 or (learners and spare) else 0
+        # A remote learner needs a CPU of its own.
+        learners = min(learners, int(cpus_left))
+        learners = learners if learners > 1 else 0
+    if num_env_runners is not None:
+        runners = num_env_runners
+    else:
+        spare = int(max(0, cpus_left - learners) // max(cpus_per_runner, 1e-9))
+        runners = spare if spare > 1 or (learners and spare) else 0
     sized_batch = None
     if batch_size is not None:
         samplers = max(1, runners) * max(1, envs_per_runner)
