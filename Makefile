@@ -213,7 +213,7 @@ bench: venv $(BENCH_VENV)/.installed $(PEER_VENV)/.installed build-all
 	$(VENV)/bin/python bench/startup_bench.py $(IMAGE_REF)
 	$(VENV)/bin/python bench/serve_bench.py $(IMAGE_REF)
 	$(VENV)/bin/python bench/cluster_bench.py $(IMAGE_REF)
-	$(VENV)/bin/python bench/scaling_bench.py 16 --image $(IMAGE_REF)
+	$(VENV)/bin/python bench/scaling_bench.py ml.c5.4xlarge --image $(IMAGE_REF)
 	$(VENV)/bin/python bench/image_bench.py $$($(MATRIX) names --built-here)
 	$(VENV)/bin/python bench/report.py
 

@@ -1,27 +1,36 @@
 #!/usr/bin/env python3
-"""The two rates the scaling note (docs/scaling.md) builds on, measured here with the zero-code
+"""The rates the scaling note (docs/scaling.md) builds on, measured here with the zero-code
 PPO settings (8 envs per runner, 10 epochs, minibatch 256), plus what they predict for a job
-on 1-8 hosts of INSTANCE_VCPUS vCPUs each, sized by ray_rllib/sizing.py:
+on 1-8 hosts of a named instance type, sized by ray_rllib/sizing.py:
 
 - sampling: env steps per second of one env runner, its `sample()` timed directly (the runner
   here is the driver's own, so no remote-call cost is in it),
 - learner: seconds of one PPO update as a function of the batch, a + b * batch, fitted on two
-  batch sizes: a whole `train()` timed, less its steps' sampling at the rate measured after.
+  batch sizes: a whole `train()` timed, less its steps' sampling at the rate measured after,
+  with one torch thread (each remote learner has one CPU; a second thread bought nothing here).
   (RLlib's own `timers/*` are smoothed averages that still carry the first iteration's
   start-up for many iterations: not usable here.)
+- all-reduce: with `--image`, seconds of one gloo all-reduce of 1,024 floats (latency alone:
+  2 ring steps of alpha each), of the policy's gradients (its parameter count, float32) and of
+  16 times as many (the bandwidth), between two containers of the image on one Docker network
+  (torch.distributed, as the learners' DDP runs it).
 
 Prediction, per iteration (RLlib's PPO samples, then updates, one after the other):
-sampling = steps per runner / the runner's rate (runners work in parallel), learner = a + b *
-batch (one learner, in the driver: no GPU), plus REMOTE_CALL_S per iteration for gathering
-the runners' samples; throughput = batch / (sampling + learner).
+sampling = steps per runner / the runner's rate (runners work in parallel), plus REMOTE_CALL_S
+for gathering the runners' samples; learner = a + b * batch per learner, plus, with several
+learners, one ring all-reduce per minibatch update: 2 (L - 1) alpha + 2 (L - 1) / L * bytes /
+bandwidth for L learners (the instance's network bandwidth between hosts, this machine's
+between learners of one host); throughput = batch / (sampling + learner); scaling efficiency
+at H hosts = throughput(H) / (H * throughput(1)).
 
 The model's one check: with `--image`, a zero-code PPO job on two hosts (two containers on one
-Docker network, as bench/cluster_bench.py forms them) trains, and its env steps/s, read off the
-head's metric lines, is set against what the model predicts for that job on this machine. Both
-containers share this machine's CPUs, so the check's prediction slows sampling by runners / CPUs
-when there are more runners than CPUs; the table for real hosts assumes a vCPU per runner.
+Docker network, as bench/cluster_bench.py forms them, a learner on each) trains, and its env
+steps/s, read off the head's metric lines, is set against what the model predicts for that job
+on this machine. Both containers share this machine's CPUs, so the check's prediction slows
+sampling by runners / CPUs and learning by learners / CPUs where there are more than CPUs; the
+table for real hosts assumes a vCPU per runner and learner.
 
-    bench/scaling_bench.py [INSTANCE_VCPUS] [--image IMAGE_REF]   (default 16: ml.c5.4xlarge)
+    bench/scaling_bench.py [INSTANCE] [--image IMAGE_REF]   (default ml.c5.4xlarge)
 Environment: BENCH_SCALING_ITERATIONS (5 measured iterations per batch size, after 2 warm-up;
 also the two-host job's measured iterations).
 """
@@ -30,35 +39,80 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import math
 import os
 import re
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from figures import Figure, report
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "entrypoint", "src"))
+from sagemaker_rl_container.ray_rllib.sizing import plan
 
 ITERATIONS = int(os.environ.get("BENCH_SCALING_ITERATIONS", "5"))
 BATCHES = (1000, 4000)
 ENVS_PER_RUNNER = 8
 ZERO_CODE_BATCH = 1000
+EPOCHS, MINIBATCH = 10, 256
 REMOTE_CALL_S = 0.01  # assumed: gathering samples from all runners, per iteration
+ALLREDUCE_CALLS = 300
+TINY_ALLREDUCE = 1024  # floats: an all-reduce this small measures the per-step latency alone
+# The named instance types: vCPUs, and the network bandwidth the model gives the all-reduce
+# between hosts (Gbit/s). AWS states c5.4xlarge "up to 10"; the model takes the sustained
+# baseline of such instances, half of that, not the burst.
+INSTANCES = {"ml.c5.4xlarge": (16, 5.0), "ml.c5.9xlarge": (36, 12.0)}
+TARGET_EFFICIENCY = 0.7
+# All-reduce latencies (s per ring step) the efficiency is also given for: the measured one
+# is this 2-vCPU VM's, where a quarter of the calls or more wait up to a 4 ms tick.
+SENSITIVITY_ALPHAS = (50e-6, 100e-6, 200e-6)
 
 
-def measure(batch: int) -> tuple[list[float], list[float]]:
-    """Per-iteration sampling rates (env steps/s) and learner update seconds."""
+@dataclass(frozen=True)
+class Rates:
+    runner: float  # env steps/s of one runner
+    a: float  # learner: a + b * batch per learner (s)
+    b: float
+    params: int  # the policy's trainable parameters: floats each all-reduce sums
+    alpha: float = 0.0  # all-reduce: seconds per ring step (the median's)
+    local_bandwidth: float = math.inf  # bytes/s between two containers here
+    alphas: tuple[float, float] = (0.0, 0.0)  # the quartiles'
+
+    def with_alpha(self, alpha: float) -> Rates:
+        return Rates(self.runner, self.a, self.b, self.params, alpha, self.local_bandwidth)
+
+    def allreduce(self, learners: int, bandwidth: float) -> float:
+        """One ring all-reduce of the policy's gradients among `learners`."""
+        if learners < 2:
+            return 0.0
+        steps = 2 * (learners - 1)
+        return steps * self.alpha + steps / learners * 4 * self.params / bandwidth
+
+
+def measure(batch: int) -> tuple[list[float], list[float], int]:
+    """Per-iteration sampling rates (env steps/s), learner update seconds, and the policy's
+    trainable parameters."""
     from ray.rllib.algorithms.ppo import PPOConfig
 
     config = (
         PPOConfig()
         .environment("CartPole-v1")
         .env_runners(num_env_runners=0, num_envs_per_env_runner=ENVS_PER_RUNNER)
-        .training(lr=0.001, num_epochs=10, minibatch_size=256, train_batch_size_per_learner=batch)
+        .training(
+            lr=0.001,
+            num_epochs=EPOCHS,
+            minibatch_size=MINIBATCH,
+            train_batch_size_per_learner=batch,
+        )
         .debugging(log_sys_usage=False)
     )
     algo = config.build_algo()
+    params = sum(p.numel() for p in algo.get_module().parameters() if p.requires_grad)
     iterations = []
     rates = []
     try:
@@ -76,35 +130,109 @@ def measure(batch: int) -> tuple[list[float], list[float]]:
     finally:
         algo.stop()
     rate = statistics.median(rates)
-    return rates, [max(0.0, whole - sampled / rate) for whole, sampled in iterations]
+    return rates, [max(0.0, whole - sampled / rate) for whole, sampled in iterations], params
 
 
 def predict(
-    vcpus: int, hosts: int, rate: float, a: float, b: float, shared_cpus: int | None = None
+    vcpus: int,
+    hosts: int,
+    rates: Rates,
+    bandwidth: float,
+    shared_cpus: int | None = None,
 ) -> dict[str, float]:
-    """The model for `hosts` hosts of `vcpus` each; `shared_cpus`: all of them run on only this
-    many CPUs (the two-host check on this machine), so runners beyond it take turns."""
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "entrypoint", "src"))
-    from sagemaker_rl_container.ray_rllib.sizing import plan
-
-    p = plan(vcpus * hosts, 0, ENVS_PER_RUNNER, ZERO_CODE_BATCH)
-    batch = p.train_batch_size_per_learner or ZERO_CODE_BATCH
+    """The model for `hosts` hosts of `vcpus` each, whose hosts reach each other at
+    `bandwidth` bytes/s; `shared_cpus`: all of them run on only this many CPUs (the two-host
+    check on this machine), so runners and learners beyond it take turns."""
+    p = plan(vcpus * hosts, 0, ENVS_PER_RUNNER, ZERO_CODE_BATCH, hosts=hosts)
+    learners = max(1, p.num_learners)
+    per_learner = p.train_batch_size_per_learner or ZERO_CODE_BATCH
+    batch = per_learner * learners
     per_runner = batch / max(1, p.num_env_runners)
-    contention = max(1.0, p.num_env_runners / shared_cpus) if shared_cpus else 1.0
-    sampling = per_runner / rate * contention + (REMOTE_CALL_S if p.num_env_runners else 0.0)
-    learner = a + b * batch
+    runner_turns = max(1.0, p.num_env_runners / shared_cpus) if shared_cpus else 1.0
+    learner_turns = max(1.0, learners / shared_cpus) if shared_cpus else 1.0
+    sampling = per_runner / rates.runner * runner_turns
+    sampling += REMOTE_CALL_S if p.num_env_runners else 0.0
+    updates = EPOCHS * math.ceil(per_learner / MINIBATCH)
+    between = rates.local_bandwidth if hosts == 1 else bandwidth
+    allreduce = updates * rates.allreduce(p.num_learners, between)
+    learner = (rates.a + rates.b * per_learner) * learner_turns + allreduce
     return {
         "runners": p.num_env_runners,
+        "learners": p.num_learners,
         "batch": batch,
         "sampling": sampling,
         "learner": learner,
+        "allreduce": allreduce,
         "throughput": batch / (sampling + learner),
     }
 
 
-def two_host_rates(image: str, iterations: int) -> tuple[list[float], int]:
+ALLREDUCE_PROGRAM = """
+import json, os, sys, time
+import torch, torch.distributed as dist
+torch.set_num_threads(1)
+# An idle-priority spinner keeps this VM's vCPU from sleeping while the rank waits: waking it
+# cost up to a 4 ms tick here, which a dedicated host's vCPU need not pay.
+if os.environ.get("KEEP_AWAKE") and os.fork() == 0:
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    while True:
+        pass
+rank, sizes, calls = int(sys.argv[1]), [int(n) for n in sys.argv[2].split(",")], int(sys.argv[3])
+dist.init_process_group("gloo", init_method="tcp://allreduce-0:29500", rank=rank, world_size=2)
+seconds = {}
+for size in sizes:
+    tensor = torch.ones(size)
+    for _ in range(20):
+        dist.all_reduce(tensor)
+    seconds[size] = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        dist.all_reduce(tensor)
+        seconds[size].append(time.perf_counter() - started)
+dist.barrier()
+if rank == 0:
+    print("ALLREDUCE " + json.dumps(seconds), flush=True)
+dist.barrier()
+dist.destroy_process_group()
+"""
+
+
+def allreduce_between_containers(
+    image: str, sizes: list[int], keep_awake: bool = False
+) -> dict[int, list[float]]:
+    """Seconds of each gloo all-reduce of `sizes` floats between two containers of `image`."""
+    from cluster_bench import docker
+
+    network = f"sagemaker-rl-allreduce-{int(time.time())}"
+    names = ["allreduce-0", "allreduce-1"]
+    docker("network", "create", network)
+    try:
+        for rank in (1, 0):
+            docker(
+                "run", "-d", "--name", names[rank], "--hostname", names[rank],
+                "--network", network, "--network-alias", names[rank],
+                # a CPU each, as each learner has a host of its own: sharing both CPUs, one
+                # rank often waited a 4 ms scheduler tick for the other
+                f"--cpuset-cpus={rank % (os.cpu_count() or 1)}",
+                *(["-e", "KEEP_AWAKE=1"] if keep_awake else []), image,
+                "python", "-c", ALLREDUCE_PROGRAM,
+                str(rank), ",".join(map(str, sizes)), str(ALLREDUCE_CALLS),
+            )  # fmt: skip
+        codes = [docker("wait", name).strip() for name in names]
+        log = docker("logs", names[0], check=False)
+    finally:
+        for name in names:
+            docker("rm", "-f", name, check=False)
+        docker("network", "rm", network, check=False)
+    line = next((row for row in log.splitlines() if row.startswith("ALLREDUCE ")), None)
+    if codes != ["0", "0"] or line is None:
+        raise SystemExit(f"the all-reduce containers failed ({codes}):\n{log[-3000:]}")
+    return {int(size): times for size, times in json.loads(line.split(" ", 1)[1]).items()}
+
+
+def two_host_rates(image: str, iterations: int) -> tuple[list[float], int, int]:
     """Env steps/s of each measured iteration of a zero-code PPO job on two hosts (after two
-    warm-up iterations), and its env runners, from the head's log."""
+    warm-up iterations), its env runners and its learners, from the head's log."""
     from cluster_bench import HOSTS, docker, job_dir, remove_hosts, start_hosts
     from training_bench import metrics
 
@@ -125,23 +253,27 @@ def two_host_rates(image: str, iterations: int) -> tuple[list[float], int]:
     if code != "0":
         raise SystemExit(f"the two-host job failed (exit {code}):\n{log[-3000:]}")
     runners = re.search(r"with \w+, (\d+) env runners", log)
+    learners = re.search(r"env runners, (\d+) learners", log)
     rates = [
         (current["timesteps_total"] - previous["timesteps_total"]) / current["time_this_iter_s"]
         for previous, current in itertools.pairwise(metrics(log)[1:])
     ]
     if not runners or len(rates) != iterations:
         raise SystemExit(f"the two-host job's log lacks its plan or metrics:\n{log[-3000:]}")
-    return rates, int(runners.group(1))
+    return rates, int(runners.group(1)), int(learners.group(1)) if learners else 0
 
 
 def main() -> int:
     import ray
+    import torch
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("vcpus", nargs="?", type=int, default=16, help="vCPUs of one host")
-    parser.add_argument("--image", help="also check the model on two hosts of this image")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("instance", nargs="?", default="ml.c5.4xlarge", choices=INSTANCES)
+    parser.add_argument("--image", help="also measure the all-reduce, and check the model on "
+                        "two hosts, with this image")  # fmt: skip
     args = parser.parse_args()
-    vcpus = args.vcpus
+    vcpus, gbits = INSTANCES[args.instance]
+    torch.set_num_threads(1)
     ray.init(
         address="local",
         num_cpus=os.cpu_count(),
@@ -153,11 +285,11 @@ def main() -> int:
         measured = {batch: measure(batch) for batch in BATCHES}
     finally:
         ray.shutdown()
-    rates = [rate for batch in BATCHES for rate in measured[batch][0]]
+    runner_rates = [rate for batch in BATCHES for rate in measured[batch][0]]
     small, large = (statistics.median(measured[batch][1]) for batch in BATCHES)
     b = (large - small) / (BATCHES[1] - BATCHES[0])
     a = max(0.0, small - b * BATCHES[0])
-    rate = statistics.median(rates)
+    rates = Rates(statistics.median(runner_rates), a, b, measured[BATCHES[0]][2])
     print(
         f"\nPPO CartPole rates on this machine ({os.cpu_count()} CPUs), {ITERATIONS} iterations "
         "per batch size"
@@ -166,7 +298,7 @@ def main() -> int:
         Figure(
             "scaling: one env runner's sampling rate (8 envs)",
             "env steps/s",
-            rates,
+            runner_rates,
             note="sample() of the zero-code PPO's runner, in the driver",
         )
     )
@@ -176,45 +308,163 @@ def main() -> int:
                 f"scaling: PPO learner update, batch {batch} (10 epochs, minibatch 256)",
                 "s",
                 measured[batch][1],
-                note=f"fit: {a:.3f} s + {b * 1000:.3f} s per 1000 samples",
+                note=f"one torch thread; fit: {a:.3f} s + {b * 1000:.3f} s per 1000 samples",
             )
         )
-    print(
-        f"\npredicted zero-code PPO on 1-8 hosts of {vcpus} vCPUs (no GPU), from a runner at "
-        f"{rate:.0f} env steps/s and a learner at {a:.3f} s + {b * 1000:.3f} s per 1000 samples:"
-    )
-    print("| hosts | env runners | batch | sampling (s) | learner (s) | env steps/s |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for hosts in range(1, 9):
-        p = predict(vcpus, hosts, rate, a, b)
-        print(
-            f"| {hosts} | {p['runners']} | {p['batch']} | {p['sampling']:.2f} | "
-            f"{p['learner']:.2f} | {p['throughput']:.0f} |"
-        )
     if args.image:
-        check_on_two_hosts(args.image, rate, a, b)
+        rates = measure_allreduce(args.image, rates)
+    bandwidth = gbits * 1e9 / 8
+    print(
+        f"\npredicted zero-code PPO on 1-8 hosts of {args.instance} ({vcpus} vCPUs, no GPU, "
+        f"{gbits:g} Gbit/s between hosts), from a runner at {rates.runner:.0f} env steps/s, a "
+        f"learner at {a:.3f} s + {b * 1000:.3f} s per 1000 samples and an all-reduce of "
+        f"{rates.params} floats at {rates.alpha * 1e6:.0f} us per ring step:"
+    )
+    print(prediction_table(vcpus, rates, bandwidth))
+    if not args.image:
+        return 0
+    efficiency = {
+        alpha: efficiency_at(vcpus, 8, rates.with_alpha(alpha), bandwidth)
+        for alpha in (rates.alpha, *rates.alphas, *SENSITIVITY_ALPHAS)
+    }
+    one, eight = (predict(vcpus, hosts, rates, bandwidth) for hosts in (1, 8))
+    report(
+        Figure(
+            f"scaling: predicted efficiency, 8 hosts of {args.instance} (zero-code PPO)",
+            "ratio",
+            [efficiency[rates.alpha]],
+            target=TARGET_EFFICIENCY,
+            higher_is_better=True,
+            low=efficiency[rates.alphas[1]],
+            high=efficiency[rates.alphas[0]],
+            note=f"{eight['throughput']:.0f} env steps/s on 8 hosts, {one['throughput']:.0f} on "
+            f"one, with the median all-reduce latency here ({rates.alpha * 1e6:.0f} us a ring "
+            f"step; spread: its quartiles, {rates.alphas[0] * 1e6:.0f}-"
+            f"{rates.alphas[1] * 1e6:.0f} us); at "
+            + ", ".join(f"{a * 1e6:.0f} us {efficiency[a]:.2f}" for a in SENSITIVITY_ALPHAS),
+        )
+    )
+    check = check_on_two_hosts(args.image, rates)
+    write_model(args.instance, rates, bandwidth, efficiency, check)
     return 0
 
 
-def check_on_two_hosts(image: str, rate: float, a: float, b: float) -> None:
+MODEL_FILE = Path(__file__).with_name("SCALING.md")
+
+
+def write_model(
+    instance: str, rates: Rates, bandwidth: float, efficiency: dict[float, float], check: str
+) -> None:
+    """bench/SCALING.md: the prediction of this run, from its own rates (docs/scaling.md)."""
+    vcpus, gbits = INSTANCES[instance]
+    sensitivity = "\n".join(
+        f"| {alpha * 1e6:.0f} | {value:.2f} |" for alpha, value in sorted(efficiency.items())
+    )
+    MODEL_FILE.write_text(
+        f"""# Scaling model: zero-code PPO on 1-8 hosts of {instance}
+
+Written by `bench/scaling_bench.py {instance} --image IMAGE` (`make bench`) on
+{time.strftime("%Y-%m-%d")}, {os.cpu_count()} CPUs here; the model is docs/scaling.md's.
+
+Rates of this run (medians): one env runner samples {rates.runner:.0f} env steps/s; a learner
+(one torch thread) updates in {rates.a:.3f} s + {rates.b * 1000:.3f} s per 1,000 steps of its
+batch; a gloo all-reduce between two containers costs {rates.alpha * 1e6:.0f} us per ring step
+(quartiles {rates.alphas[0] * 1e6:.0f}-{rates.alphas[1] * 1e6:.0f} us) plus
+{4 * rates.params / 1e6:.3f} MB ({rates.params} float32 gradients) at
+{rates.local_bandwidth / 1e9:.2f} GB/s here; between hosts the model gives it {gbits:g} Gbit/s.
+Env runners, learners and batch: ray_rllib/sizing.py for {vcpus} vCPUs per host.
+
+{prediction_table(vcpus, rates, bandwidth)}
+
+Efficiency at 8 hosts for other all-reduce latencies (the rest of the rates as above):
+
+| latency per ring step (us) | scaling efficiency, 8 hosts |
+| --- | --- |
+{sensitivity}
+
+The model's check on this machine: {check}.
+"""
+    )
+    print(f"wrote {MODEL_FILE}")
+
+
+def efficiency_at(vcpus: int, hosts: int, rates: Rates, bandwidth: float) -> float:
+    one, many = (predict(vcpus, count, rates, bandwidth) for count in (1, hosts))
+    return many["throughput"] / (hosts * one["throughput"])
+
+
+def prediction_table(vcpus: int, rates: Rates, bandwidth: float) -> str:
+    rows = [
+        "| hosts | env runners | learners | batch | sampling (s) | learner (s) | of which "
+        "all-reduce (s) | env steps/s | scaling efficiency |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    one = predict(vcpus, 1, rates, bandwidth)["throughput"]
+    for hosts in range(1, 9):
+        p = predict(vcpus, hosts, rates, bandwidth)
+        learners = p["learners"] or "1 (driver)"
+        rows.append(
+            f"| {hosts} | {p['runners']} | {learners} | {p['batch']} | {p['sampling']:.2f} | "
+            f"{p['learner']:.2f} | {p['allreduce']:.2f} | {p['throughput']:.0f} | "
+            f"{p['throughput'] / (hosts * one):.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def measure_allreduce(image: str, rates: Rates) -> Rates:
+    """The all-reduce's figures, and the rates with alpha (half of a 1,024-float all-reduce,
+    which is all latency) and the bandwidth here (from the policy's and 16 times its size)."""
+    sizes = [TINY_ALLREDUCE, rates.params, 16 * rates.params]
+    seconds = allreduce_between_containers(image, sizes, keep_awake=True)
+    tiny, small, large = (statistics.median(seconds[size]) for size in sizes)
+    alpha = tiny / 2
+    quartiles = statistics.quantiles(seconds[sizes[0]], n=4)
+    alphas = (quartiles[0] / 2, quartiles[2] / 2)
+    per_byte = max(1e-12, (large - small) / (4 * (sizes[2] - sizes[1])))
+    described = {
+        sizes[0]: "latency alone",
+        sizes[1]: "the policy's gradients",
+        sizes[2]: "16x the policy's gradients",
+    }
+    for size in sizes:
+        report(
+            Figure(
+                f"scaling: gloo all-reduce between two containers, {size} floats",
+                "ms",
+                [t * 1000 for t in seconds[size]],
+                note=f"{described[size]}; the model: 2 x {alpha * 1e6:.0f} us + "
+                f"{4 * size * per_byte * 1000:.2f} ms for {4 * size / 1e6:.3f} MB at "
+                f"{1 / per_byte / 1e9:.2f} GB/s",
+            )
+        )
+    return Rates(rates.runner, rates.a, rates.b, rates.params, alpha, 1 / per_byte, alphas)
+
+
+def check_on_two_hosts(image: str, rates: Rates) -> str:
     cpus = os.cpu_count() or 1
-    measured, runners = two_host_rates(image, ITERATIONS)
-    # Each container is told it has this machine's CPUs, as SageMaker tells each host its own.
-    p = predict(cpus, 2, rate, a, b, shared_cpus=cpus)
-    if p["runners"] != runners:
-        raise SystemExit(f"the job ran {runners} env runners, the model sized {p['runners']}")
+    measured, runners, learners = two_host_rates(image, ITERATIONS)
+    # Each container is told it has this machine's CPUs, as SageMaker tells each host its own;
+    # their traffic stays on this machine.
+    p = predict(cpus, 2, rates, rates.local_bandwidth, shared_cpus=cpus)
+    if (p["runners"], p["learners"]) != (runners, learners):
+        raise SystemExit(
+            f"the job ran {runners} env runners and {learners} learners, the model sized "
+            f"{p['runners']} and {p['learners']}"
+        )
     print(f"\nthe model's check: zero-code PPO on two hosts of {cpus} CPUs, both on this machine")
-    report(
+    figure = report(
         Figure(
             "scaling: two hosts here, measured / predicted env steps/s",
             "ratio",
             [r / p["throughput"] for r in measured],
             note=f"measured {statistics.median(measured):.0f} env steps/s (median of "
             f"{len(measured)} iterations), predicted {p['throughput']:.0f}: {runners} env "
-            f"runners, batch {p['batch']}, sampling {p['sampling']:.2f} s (runners share "
-            f"{cpus} CPUs) + learner {p['learner']:.2f} s",
+            f"runners and {learners} learners sharing {cpus} CPUs, batch {p['batch']}, "
+            f"sampling {p['sampling']:.2f} s + learner {p['learner']:.2f} s (all-reduce "
+            f"{p['allreduce']:.2f} s)",
         )
     )
+    return f"measured / predicted env steps/s {figure.value:.2f} ({figure.note})"
 
 
 if __name__ == "__main__":
