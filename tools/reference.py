@@ -58,9 +58,22 @@ def sizing_section() -> str:
         f"{rule}\n\n"
         f"Zero-code PPO ({envs} envs per runner, a {batch}-step batch) on some instance shapes:\n\n"
         + sizing.table(sizing.SHAPES, envs_per_runner=envs, batch=batch)
+        + "\nWhich algorithms train with several learners (the others keep one, in the "
+        "driver, whatever the instance; `rl.learners.num_learners` sets any number):\n\n"
+        + learners_table()
         + "\nA script-mode config keeps its own choices; one that leaves RLlib's default number "
         "of env runners gets as many as the CPUs allow when the default does not fit.\n"
     )
+
+
+def learners_table() -> str:
+    rows = ["| algorithm | several learners (torch) |", "| --- | --- |"]
+    for name in algorithm_config.algorithm_names():
+        several = name in sizing.MULTI_LEARNER_ALGORITHMS
+        rows.append(
+            f"| {name} | {'yes: ran here with 2 CPU learners' if several else 'no: not measured'} |"
+        )
+    return "\n".join(rows) + "\n"
 
 
 def legacy_section() -> str:

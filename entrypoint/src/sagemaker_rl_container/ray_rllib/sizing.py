@@ -6,7 +6,7 @@ The rule:
 - One CPU stays with the driver.
 - Learners, on RLlib's new API stack (torch) for the algorithms that train data-parallel
   (PPO, APPO, IMPALA, SAC, DQN): with GPUs, one learner per GPU; on CPU instances, one learner
-  per host of a multi-host job and one per `CPUS_PER_LEARNER` vCPUs of a host beyond that.
+  per `CPUS_PER_LEARNER` vCPUs of each host, and at least one per host on a multi-host job.
   A single learner lives in the driver; several are remote learners, one CPU (and GPU) each,
   that average their gradients every update (torch DDP: gloo on CPUs, NCCL on GPUs), so that
   each learns from its share of the batch and all of them hold the same weights.
