@@ -103,13 +103,15 @@ def test_bad_hyperparameters_fail_every_host_with_the_same_reason(tmp_path):
     assert failure.startswith("the head host 127.0.0.1 failed: rl_algorithm 'PPOO'")
 
 
-def test_worker_lost_mid_training_fails_the_head_clearly(tmp_path):
-    hyperparameters = {
-        **SMALL,
-        "rl_stop_iterations": "1000",
-        "rl_cluster_timeout": "60",
-        "rl_checkpoint_frequency": "0",
-    }
+@pytest.mark.parametrize("learners", ["one in the driver", "one per host"])
+def test_worker_lost_mid_training_fails_the_head_clearly(tmp_path, learners):
+    hyperparameters = {**SMALL, "rl_stop_iterations": "1000", "rl_cluster_timeout": "60"}
+    if learners == "one in the driver":
+        # only env runners on the lost host: the head saves a checkpoint as it fails
+        hyperparameters |= {"rl_checkpoint_frequency": "0", "rl.learners.num_learners": "0"}
+    else:
+        # the lost host's learner fails the iteration: the periodic checkpoints remain
+        hyperparameters |= {"rl_checkpoint_frequency": "1"}
     worker = start_train(host_job(tmp_path, HOSTS[1], hyperparameters), tmp_path / "worker.log")
     head_root = host_job(tmp_path, HOSTS[0], hyperparameters)
     head_log = tmp_path / "head.log"
@@ -124,6 +126,10 @@ def test_worker_lost_mid_training_fails_the_head_clearly(tmp_path):
     result = JobResult(returncode, head_log.read_text(), head_root)
     assert returncode == 1, result.log[-3000:]
     assert result.failure.startswith("host 127.0.0.2 left the Ray cluster during training")
+    assert "\n" not in result.failure.strip()
+    if learners == "one per host":
+        assert "failed with it (a learner was on it)" in result.failure
+        assert "2 learners (data-parallel)" in result.log
     assert any((head_root / "checkpoints").glob("checkpoint-*/checkpoint.json"))
 
 

@@ -52,6 +52,11 @@ def configure_auth(contract: TrainingContract) -> None:
     os.environ["RAY_AUTH_TOKEN"] = job_secret(contract, "sagemaker-rl ray cluster")
 
 
+# Ray's health check of each node: a lost host is marked dead after about period x failures.
+HEALTH_CHECK_PERIOD_MS = 1000
+HEALTH_CHECK_FAILURES = 5
+
+
 def ray_environment() -> dict[str, str]:
     """Ray settings every node must share; set explicitly so they never differ between hosts."""
     env = dict(os.environ)
@@ -60,8 +65,8 @@ def ray_environment() -> dict[str, str]:
     env["RAY_AUTH_MODE"] = "token" if env.get("RAY_AUTH_TOKEN") else "disabled"
     env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # Notice a lost host within seconds rather than Ray's default of tens of seconds.
-    env.setdefault("RAY_health_check_period_ms", "1000")
-    env.setdefault("RAY_health_check_failure_threshold", "5")
+    env.setdefault("RAY_health_check_period_ms", str(HEALTH_CHECK_PERIOD_MS))
+    env.setdefault("RAY_health_check_failure_threshold", str(HEALTH_CHECK_FAILURES))
     return env
 
 
@@ -303,6 +308,23 @@ class Head:
             ", ".join(f"{host} x{count}" for host, count in sorted(per_host.items())),
         )
         return per_host
+
+    def host_lost_in(self, step: str) -> UserError | None:
+        """After `step` (e.g. "iteration 3") failed: the error naming the hosts that left the
+        cluster, if that is why (a learner on a lost host fails the step before Ray's health
+        check has marked the host dead, so this waits for that, a few seconds at most)."""
+        deadline = time.monotonic() + 2 * HEALTH_CHECK_PERIOD_MS * HEALTH_CHECK_FAILURES / 1000
+        while True:
+            alive = self.alive_ips()
+            if len(alive) < len(self.contract.hosts):
+                return UserError(
+                    f"host {', '.join(self.missing_hosts(alive))} left the Ray cluster during "
+                    f"training, and {step} failed with it (a learner was on it): restart the "
+                    f"job to resume from its last checkpoint"
+                )
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.5)
 
     def check_hosts(self) -> None:
         """Between iterations: every host must still be in the cluster."""

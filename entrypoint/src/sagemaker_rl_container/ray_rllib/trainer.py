@@ -4,11 +4,12 @@ iteration at a time, save and restore its state, export its policy."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +268,8 @@ class RayTrainer(Trainer):
                 f"learning rate (rl.training.lr) or clip gradients (rl.training.grad_clip), "
                 f"then restart to resume from the last good checkpoint"
             )
-        algorithm_state.save(self.algo, directory / ALGORITHM_STATE)
+        with self._hosts_kept(lambda: f"saving the checkpoint of iteration {self.algo.iteration}"):
+            algorithm_state.save(self.algo, directory / ALGORITHM_STATE)
         return {}
 
     def progress(self) -> tuple[int, int]:
@@ -278,12 +280,27 @@ class RayTrainer(Trainer):
     def train(self, iteration_done: IterationDone) -> str:
         first = True
         while True:
-            reason = iteration_done(to_metrics(self.algo.train()))
+            reason = iteration_done(to_metrics(self._train_one()))
             if first or reason:
                 self._log_learner_weights()
                 first = False
             if reason:
                 return reason
+
+    def _train_one(self) -> dict[str, Any]:
+        with self._hosts_kept(lambda: f"iteration {self.algo.iteration + 1}"):
+            return self.algo.train()
+
+    @contextlib.contextmanager
+    def _hosts_kept(self, step: Callable[[], str]) -> Iterator[None]:
+        """A step that fails because a host left the cluster fails the job naming the host."""
+        try:
+            yield
+        except Exception as error:
+            lost = self.head.host_lost_in(step()) if self.head is not None else None
+            if lost is not None:
+                raise lost from error
+            raise
 
     def _log_learner_weights(self) -> None:
         """With several learners, a digest of each one's weights: after the first and the last
