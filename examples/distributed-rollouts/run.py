@@ -22,6 +22,9 @@ HYPERPARAMETERS = {
     "rl_stop_iterations": 15,
     "rl_cluster_timeout": 180,
     "rl.training.lr": 0.001,
+    # The simulator is the slow part: every CPU but the driver's goes to rollouts. (The zero-code
+    # plan would give each host a learner, which pays off where learning is the bottleneck.)
+    "rl.learners.num_learners": 0,
 }
 SHORT = {
     "rl_stop_iterations": 2,
