@@ -86,10 +86,13 @@ def test_one_host_keeps_its_learner_in_the_driver_until_a_second_one_pays_off():
 
 
 def test_zero_code_jobs_take_the_learners_and_a_users_number_wins():
-    cluster = Resources(cpus=32, gpus=0, hosts=2)
+    cluster = Resources(cpus=32, gpus=0, hosts=2, learner_slots=4)
     config = build(JobConfig(), cluster, "CartPole-v1", check=False)
     assert (config.num_learners, config.num_env_runners) == (4, 27)
     assert config.custom_resources_per_learner == {sizing.LEARNER_SLOT: 1}
+    # hosts that offer too few slots (instance groups of other shapes): Ray places them
+    fewer = Resources(cpus=32, gpus=0, hosts=2, learner_slots=2)
+    assert build(JobConfig(), fewer, "CartPole-v1", check=False).custom_resources_per_learner == {}
     assert config.train_batch_size_per_learner == -(-(27 * 8 * 32) // 4)
     sac = build(JobConfig(algorithm="SAC"), cluster, "Pendulum-v1", check=False)
     assert sac.num_learners == 4

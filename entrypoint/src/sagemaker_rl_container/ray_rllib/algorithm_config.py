@@ -121,6 +121,7 @@ class Resources:
     cpus: int
     gpus: int
     hosts: int = 1
+    learner_slots: int = 0  # what the hosts offer of sizing.LEARNER_SLOT (cluster.py)
 
 
 def algorithm_names() -> list[str]:
@@ -305,8 +306,9 @@ def _set_resource_defaults(config: Any, resources: Resources, user_overrides: di
         config.learners(num_gpus_per_learner=chosen.num_gpus_per_learner)
     if "learners.num_learners" not in user_overrides:
         config.learners(num_learners=chosen.num_learners)
-        if chosen.learners_per_host:
-            # One learner per slot: the hosts declare theirs when they join (cluster.py).
+        if chosen.learners_per_host and resources.learner_slots >= chosen.num_learners:
+            # One learner per slot: the hosts declare theirs when they join (cluster.py); hosts
+            # of different shapes (instance groups) may offer too few, and then Ray places them.
             config.learners(custom_resources_per_learner={sizing.LEARNER_SLOT: 1})
     if (
         resources.gpus > 0

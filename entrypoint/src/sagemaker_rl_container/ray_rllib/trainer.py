@@ -36,6 +36,7 @@ from sagemaker_rl_container.ray_rllib import (
     export,
     gym_compat,
     offline,
+    sizing,
 )
 from sagemaker_rl_container.ray_rllib.results import episode_returns, lifetime_steps, to_metrics
 from sagemaker_rl_container.stopping import RecentReturns, StopConditions
@@ -374,7 +375,10 @@ def _cluster_resources() -> algorithm_config.Resources:
     total = ray.cluster_resources()
     hosts = sum(1 for node in ray.nodes() if node.get("Alive"))
     return algorithm_config.Resources(
-        cpus=int(total.get("CPU", 0)), gpus=int(total.get("GPU", 0)), hosts=max(1, hosts)
+        cpus=int(total.get("CPU", 0)),
+        gpus=int(total.get("GPU", 0)),
+        hosts=max(1, hosts),
+        learner_slots=int(total.get(sizing.LEARNER_SLOT, 0)),
     )
 
 
