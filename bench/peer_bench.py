@@ -8,10 +8,11 @@ bench/peer-requirements.txt), on the same cores, in pairs, the order alternating
    process. Both stop on the same rule (the mean return of the last 10+ training episodes
    reaches 450, then a greedy evaluation of 10 episodes does), and after each run the exported
    policy, acting greedily, must average >= 450 on EVAL_EPISODES fresh episodes too.
-   Figure: SB3 seconds / ours. Target: ours >= 2x faster.
+   Figure: SB3 seconds / ours. Target: >= 1 (ours at least as fast; issue 23).
 2. Training throughput of those same runs: env steps sampled per second of training (ours:
    RLlib's timesteps / time_total_s from the last [rl-metrics] line; SB3: timesteps / learn()
-   seconds less its stop evaluations). Figure: ours / SB3. Target >= 2.
+   seconds less its stop evaluations). Figure: ours / SB3, each side with its own tuned
+   settings: no target (bench/matched_bench.py compares both on the same settings).
 
     bench/peer_bench.py IMAGE_REF [PEER_PYTHON]
 PEER_PYTHON defaults to build/bench/peer-venv/bin/python (make bench creates it). Environment:
@@ -39,8 +40,8 @@ PAIRS = int(os.environ.get("BENCH_PEER_PAIRS", "3"))
 SOLVE_CAP_S = float(os.environ.get("BENCH_SOLVE_CAP_S", "600"))
 PEER_PYTHON = ROOT / "build" / "bench" / "peer-venv" / "bin" / "python"
 THREADS = os.environ.get("BENCH_TORCH_THREADS")
-TARGET_SOLVE = 2.0
-TARGET_THROUGHPUT = 2.0
+TARGET_SOLVE = 1.0
+TARGET_THROUGHPUT = None  # each side's own settings: bench/matched_bench.py has the target
 
 
 def onnx_return(path: Path) -> float:

@@ -97,6 +97,7 @@ class Rates:
 def measure(batch: int) -> tuple[list[float], list[float], int]:
     """Per-iteration sampling rates (env steps/s), learner update seconds, and the policy's
     trainable parameters."""
+    import numpy as np
     from ray.rllib.algorithms.ppo import PPOConfig
 
     config = (
@@ -112,7 +113,13 @@ def measure(batch: int) -> tuple[list[float], list[float], int]:
         .debugging(log_sys_usage=False)
     )
     algo = config.build_algo()
-    params = sum(p.numel() for p in algo.get_module().parameters() if p.requires_grad)
+    # The learner's module (actor and critic), whose gradients DDP sums; algo.get_module() is
+    # the env runner's inference-only copy, the actor alone (half of them).
+    params = sum(
+        int(np.size(value))
+        for weights in algo.learner_group.get_weights().values()
+        for value in weights.values()
+    )
     iterations = []
     rates = []
     try:
