@@ -98,10 +98,10 @@ def job_env(root: Path) -> dict[str, str]:
     return env
 
 
-def run_train(root: Path, timeout: float = 300) -> JobResult:
+def run_train(root: Path, timeout: float = 300, env: dict[str, str] | None = None) -> JobResult:
     proc = subprocess.run(
         [str(SAGEMAKER_RL), "train"],
-        env=job_env(root),
+        env={**job_env(root), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

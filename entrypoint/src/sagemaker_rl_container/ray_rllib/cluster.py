@@ -14,22 +14,25 @@ import hmac
 import json
 import logging
 import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from sagemaker_rl_container import signals
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.hosts import Layout, job_secret, node_ip, resolve
+from sagemaker_rl_container.hosts import Layout, node_ip, resolve
 from sagemaker_rl_container.ray_rllib import sizing
+from sagemaker_rl_container.ray_rllib.ray_node import (
+    HEALTH_CHECK_FAILURES,
+    HEALTH_CHECK_PERIOD_MS,
+    RayNode,
+    configure_auth,
+    ray_environment,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,35 +42,6 @@ STATUS_PORT = int(os.environ.get("SAGEMAKER_RL_STATUS_PORT", 6390))
 HEAD_EXIT_WAIT_S = float(os.environ.get("SAGEMAKER_RL_HEAD_EXIT_WAIT", "120"))
 HEAD_LOST_AFTER_S = float(os.environ.get("SAGEMAKER_RL_HEAD_LOST_AFTER", 30))
 POLL_S = 1.0
-
-
-def configure_auth(contract: TrainingContract) -> None:
-    """Token authentication for this job's Ray cluster (and status endpoint), the same token on
-    every host: the user's `RAY_AUTH_TOKEN` when the job's environment sets one, else
-    `hosts.job_secret` (see there for who can derive it)."""
-    # Ray reads these when it is first imported: set them before anything imports it.
-    os.environ["RAY_AUTH_MODE"] = "token"
-    if os.environ.get("RAY_AUTH_TOKEN"):
-        return
-    os.environ["RAY_AUTH_TOKEN"] = job_secret(contract, "sagemaker-rl ray cluster")
-
-
-# Ray's health check of each node: a lost host is marked dead after about period x failures.
-HEALTH_CHECK_PERIOD_MS = 1000
-HEALTH_CHECK_FAILURES = 5
-
-
-def ray_environment() -> dict[str, str]:
-    """Ray settings every node must share; set explicitly so they never differ between hosts."""
-    env = dict(os.environ)
-    # Ray 2.61 makes tokens mandatory; with one token on every node (configure_auth) only the
-    # job's hosts join its cluster.
-    env["RAY_AUTH_MODE"] = "token" if env.get("RAY_AUTH_TOKEN") else "disabled"
-    env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # Notice a lost host within seconds rather than Ray's default of tens of seconds.
-    env.setdefault("RAY_health_check_period_ms", str(HEALTH_CHECK_PERIOD_MS))
-    env.setdefault("RAY_health_check_failure_threshold", str(HEALTH_CHECK_FAILURES))
-    return env
 
 
 def _authorization() -> dict[str, str]:
@@ -82,44 +56,6 @@ def learner_slots(contract: TrainingContract) -> list[str]:
     if not slots or slots % hosts:
         return []
     return [f"--resources={json.dumps({sizing.LEARNER_SLOT: slots // hosts})}"]
-
-
-class RayNode:
-    """`ray start --block` as a child process: stopping it stops this host's Ray processes
-    only (`ray stop` would end every Ray process on the machine)."""
-
-    def __init__(self, args: list[str], log_dir: Path) -> None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / "ray-node.log"
-        self.process = subprocess.Popen(
-            # The `ray` next to this interpreter: PATH may not lead to this environment's.
-            [
-                str(Path(sys.executable).parent / "ray"),
-                "start",
-                "--block",
-                "--disable-usage-stats",
-                *args,
-            ],
-            env=ray_environment(),
-            stdout=self.log_path.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # SIGTERM for the trainer must not reach Ray first
-        )
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        """SIGTERM to the node's process group; SIGKILL if it lingers (a raylet whose head is
-        gone keeps retrying it)."""
-        if not self.alive():
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
 
 
 # ---- head ------------------------------------------------------------------------------------

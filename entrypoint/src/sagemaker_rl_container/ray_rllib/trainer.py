@@ -7,7 +7,6 @@ import atexit
 import contextlib
 import json
 import logging
-import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,6 +35,7 @@ from sagemaker_rl_container.ray_rllib import (
     export,
     gym_compat,
     offline,
+    ray_node,
     sizing,
 )
 from sagemaker_rl_container.ray_rllib.results import episode_returns, lifetime_steps, to_metrics
@@ -63,12 +63,15 @@ def run(
     On a multi-host job this runs on the head host only (see cluster.py); the outcome is
     published to the other hosts whichever way it goes.
     """
-    head = None
+    # Ray comes up in the background while the configuration is built and validated.
+    head, node = None, None
     if contract.is_distributed:
         nodes = hosts.layout(contract, job.head_instance_group)
         head = cluster.Head(contract, nodes, job.cluster_timeout)
+    else:
+        node = ray_node.OneHostNode(contract, prestart_workers=_has_remote_workers(contract))
     try:
-        trainer = RayTrainer(contract, job, base_config, before_build, head)
+        trainer = RayTrainer(contract, job, base_config, before_build, head, node)
         trainer.ends_process = ends_process and head is None
         settings = JobSettings(
             job.checkpoint_frequency, job.checkpoint_keep, trainer.stop, job.checkpoint_seconds
@@ -77,6 +80,8 @@ def run(
     except BaseException as error:
         if head is not None:
             head.stop(False, str(error) if isinstance(error, UserError) else summarize(error))
+        if node is not None:
+            node.stop()
         raise
     if head is not None:
         head.stop(True)
@@ -91,14 +96,16 @@ class RayTrainer(Trainer):
         base_config: Any | None,
         before_build: Callable[[], None] | None,
         head: cluster.Head | None,
+        node: ray_node.OneHostNode | None = None,
     ) -> None:
-        """Validate everything before Ray starts; a cluster's resources are known only once
-        it formed (`start`)."""
+        """Validate everything before the driver connects to Ray; a cluster's resources are
+        known only once it formed (`start`). `head` or `node`: the job's Ray, starting."""
         self.contract = contract
         self.job = job
         self.base_config = base_config
         self.before_build = before_build
         self.head = head
+        self.node = node
         self.env = _resolve_env(job, base_config)
         algorithm = (
             job.algorithm if base_config is None else algorithm_config.algorithm_name(base_config)
@@ -169,16 +176,8 @@ class RayTrainer(Trainer):
             if self.head is not None:
                 self.head.start()
                 self.config = self._build_config(_cluster_resources(), check=True)
-            else:
-                _init_ray(
-                    self.contract,
-                    remote_workers=bool(
-                        int(self.config.num_env_runners or 0)
-                        or int(self.config.num_learners or 0)
-                        or int(self.config.evaluation_num_env_runners or 0)
-                        or self.datasets["dataset_input"] is not None
-                    ),
-                )
+            elif self.node is not None:
+                self.node.connect()
         self._log_plan()
         if self.env is not None:
             environments.register(self.env)
@@ -346,11 +345,14 @@ class RayTrainer(Trainer):
 
     def close(self, error: BaseException | None) -> None:
         if not self._ray_started:
+            if self.node is not None:
+                self.node.stop()
             return
         import ray
 
         if error is None and self.ends_process:
-            # The job is done and its process about to exit: Ray's processes end with it.
+            # The job is done and its process about to exit: Ray's processes end with it
+            # (the node's, see ray_node.RayNode, as the driver's own).
             # ray.shutdown() would only cost time, and it resets SIGTERM's disposition
             # underneath Python, so a SIGTERM in that second killed the finished job before
             # its success marker was written (make test-faults found it). algo.stop() still
@@ -367,6 +369,8 @@ class RayTrainer(Trainer):
             # Ray's shutdown resets SIGTERM to its default action underneath Python (a SIGTERM
             # then killed the job while it wrote its summary): the handler goes back in.
             signals.install()
+            if self.node is not None:
+                self.node.stop()
 
 
 def _cluster_resources() -> algorithm_config.Resources:
@@ -407,26 +411,11 @@ def _stop_conditions(job: JobConfig, env: environments.ResolvedEnv | None) -> St
     return StopConditions(iterations=DEFAULT_MAX_ITERATIONS, mean_return=threshold, recent=recent)
 
 
-def _init_ray(contract: TrainingContract, remote_workers: bool) -> None:
-    """A one-host Ray for this job. Ray 2.60's `ray.init` always starts GCS, a raylet with its
-    two agents, a minimal API server (waited for), the autoscaler monitor and the log monitor;
-    of what it can be told, only the dashboard (off) and worker prestart are not needed here.
-    Prestart starts one idle Python worker per CPU as the driver connects, so that remote actors
-    find one ready; a job whose env runners, learners and evaluation all run in this process
-    (the zero-code PPO on a small instance) never uses them, and on 2 CPUs their start-up
-    competes with the job's own (bench/startup_bench.py measures it)."""
-    import ray
-
-    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-    ray.init(
-        # Always a new single-host instance, never another cluster found on this machine.
-        address="local",
-        num_cpus=contract.num_cpus,
-        num_gpus=contract.num_gpus,
-        include_dashboard=False,
-        configure_logging=False,
-        _system_config=({} if remote_workers else {"prestart_worker_first_driver": False}),
-    )
+def _has_remote_workers(contract: TrainingContract) -> bool:
+    """Whether the zero-code plan for this host runs env runners or learners outside the
+    driver (sizing.py); known before RLlib is imported, when the node starts."""
+    plan = sizing.plan(contract.num_cpus, contract.num_gpus)
+    return bool(plan.num_env_runners or plan.num_learners)
 
 
 def _build_algorithm(config: Any, identity: dict[str, str]) -> Any:
