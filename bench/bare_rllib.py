@@ -14,7 +14,8 @@ from ray.rllib.algorithms.ppo import PPOConfig
 # The zero-code job's PPO settings (bench/training_bench.py checks they still match `train`'s).
 settings = json.loads(sys.argv[1])
 
-# `train`'s Ray start (ray_rllib/trainer.py, _init_ray): no worker prestart unless remote runners.
+# Ray started the way an RLlib script starts it, after the imports (`train` starts its node
+# before them, ray_rllib/ray_node.py): no worker prestart unless remote runners, as `train`.
 ray.init(
     address="local",
     num_cpus=2,

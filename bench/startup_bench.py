@@ -3,7 +3,8 @@
 iteration) timed line by line, from the `docker run` to
 
     toolkit    sagemaker-training has imported the framework (container and Python up)
-    ray        "Training ... with ..." (logged once ray.init has returned)
+    config     RLlib's new-API-stack warning (the driver has imported RLlib, built its config)
+    ray        "Training ... with ..." (logged once the driver has connected to Ray)
     iteration  the first [rl-metrics] line (the first training iteration has returned)
     exit       the container has exited (model exported, curve drawn, Ray shut down)
 
@@ -11,6 +12,13 @@ Figures: docker run -> first iteration, less that iteration's own time_this_iter
 cost before training starts), and the CPU time the container had used by then (its cgroup's
 cpuacct, read at each line: on a shared machine the wall clock moves with other jobs' load,
 the CPU a job spends much less). The notes give the median of every step.
+
+Then where Ray's start goes, process by process: the container's /tmp/ray is a directory of
+this machine, so that each Ray process's own log gives when it started and when it was ready
+(`ray start`'s CLI, GCS, the API server `ray start` waits for, the raylet and its two agents,
+which it waits for before it registers), against when the driver had built its configuration
+and when it had connected; and at the first iteration each process's CPU time so far
+(/proc/PID/stat in the container, read once, in the last run).
 
     bench/startup_bench.py IMAGE_REF [DOCKER_RUN_ARG ...]
 Extra arguments go to `docker run` before the image (e.g. `-v FILE:/opt/venv/...` to try a
@@ -21,11 +29,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 from figures import Figure, report
@@ -34,9 +44,35 @@ from training_bench import DOCKER, layout, metrics
 REPEATS = int(os.environ.get("BENCH_STARTUP_REPEATS", "5"))
 MARKS = {
     "toolkit": "Imported framework",
+    "config": "You are running PPO on the new API stack",
     "ray": "sagemaker_rl_container.ray_rllib.trainer INFO     Training ",
     "iteration": "[rl-metrics]",
 }
+# (step, Ray log file under the session's logs/, first line's pattern, last line's pattern):
+# seconds after `docker run` of the first line matching each (None: the file's first/last).
+RAY_STEPS = (
+    ("ray start CLI up", "ray-node.log", None, r"Local node IP"),
+    ("GCS", "gcs_server.out", None, r"GcsServer server started"),
+    ("API server (waited for)", "dashboard.log", None, None),
+    ("raylet: plasma store", "raylet.out", r"store_runner.cc", r"ObjectManager server started"),
+    ("raylet: waits for its agents", "raylet.out", r"Monitor agent process", r"Raylet of id"),
+    ("dashboard agent", "dashboard_agent.log", None, None),
+    ("runtime env agent", "runtime_env_agent.log", None, None),
+)
+NODE_LOG = "ray-node.log"  # ray start's own output, in the job's output/data/ray/
+# Process kinds by command line, for the CPU each had used by the first iteration.
+PROCESS_KINDS = (
+    ("ray start CLI", "bin/ray start"),
+    ("GCS", "gcs_server"),
+    ("raylet", "raylet/raylet"),
+    ("API server", "dashboard/dashboard.py"),
+    ("dashboard agent", "ray::DashboardAgent"),
+    ("runtime env agent", "ray::RuntimeEnvAgent"),
+    ("log monitor", "log_monitor.py"),
+    ("Ray workers", "ray::"),  # their process titles, once named
+    ("driver (the job)", ""),
+)
+STAMP = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),(\d{3})")
 JOB = {"rl_algorithm": "PPO", "rl_env": "CartPole-v1", "rl_stop_iterations": 1}
 
 
@@ -54,12 +90,75 @@ def cpu_seconds(cidfile: Path) -> float:
         return math.nan
 
 
-def once(image: str, root: Path, extra: list[str]) -> dict[str, float]:
+def seconds_after(
+    stamped: list[tuple[str, re.Match]], pattern: str | None, last: bool, start: float
+):
+    """When the first (or last) of the log's lines matching `pattern` was written, in seconds
+    after `start` (a wall-clock time); None if no line matches."""
+    for line, match in reversed(stamped) if last else stamped:
+        if pattern is None or re.search(pattern, line):
+            stamp = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").timestamp()
+            return stamp + int(match.group(2)) / 1000 - start
+    return None
+
+
+def log_steps(ray_dir: Path, job: Path, wall_start: float) -> dict[str, tuple[float, float]]:
+    """Each RAY_STEPS step's (start, end) in seconds after `docker run`, from the logs."""
+    sessions = sorted(ray_dir.glob("session_2*"))
+    steps: dict[str, tuple[float, float]] = {}
+    for step, name, first, last in RAY_STEPS:
+        if name == NODE_LOG:
+            path = job / "output" / "data" / "ray" / NODE_LOG
+        elif sessions:
+            path = sessions[-1] / "logs" / name
+        else:
+            continue
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        stamped = [(line, m) for line in lines if (m := STAMP.search(line))]
+        begin = seconds_after(stamped, first, False, wall_start)
+        end = seconds_after(stamped, last, last is None, wall_start)
+        if begin is not None and end is not None:
+            steps[step] = (begin, end)
+    return steps
+
+
+def process_cpu(cid: str) -> dict[str, float]:
+    """CPU seconds each kind of process in the container has used so far."""
+    script = (
+        "for p in /proc/[0-9]*; do s=$(cat $p/stat 2>/dev/null) || continue; "
+        'printf "%s\\t" "$(echo "$s" | cut -d" " -f14,15)"; '
+        'tr "\\0" " " < $p/cmdline 2>/dev/null | cut -c1-300; echo; done'
+    )
+    out = subprocess.run(
+        [DOCKER, "exec", cid, "sh", "-c", script], capture_output=True, text=True, check=False
+    ).stdout
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for line in out.splitlines():
+        times, _, command = line.partition("\t")
+        if not command.strip() or "/proc/[0-9]" in command or command.startswith(("tini", "cut")):
+            continue
+        try:
+            utime, stime = (int(field) for field in times.split())
+        except ValueError:
+            continue
+        kind = next(k for k, marker in PROCESS_KINDS if marker in command)
+        used[kind] = used.get(kind, 0.0) + (utime + stime) / ticks
+    return used
+
+
+def once(image: str, root: Path, extra: list[str], profile: bool) -> dict[str, float]:
     cidfile = root.parent / f"{root.name}.cid"
-    started = time.monotonic()
+    ray_dir = root.parent / f"{root.name}-ray"
+    ray_dir.mkdir()
+    ray_dir.chmod(0o777)
+    started, wall_start = time.monotonic(), time.time()
     command = [DOCKER, "run", "--rm", "--cidfile", str(cidfile), "--hostname", "algo-1"]
     proc = subprocess.Popen(
-        [*command, "-v", f"{root}:/opt/ml", *extra, image, "train"],
+        [*command, "-v", f"{root}:/opt/ml", "-v", f"{ray_dir}:/tmp/ray", *extra, image, "train"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -73,12 +172,19 @@ def once(image: str, root: Path, extra: list[str]) -> dict[str, float]:
             if mark not in seen and text in line:
                 seen[mark] = time.monotonic() - started
                 seen[f"{mark} cpu"] = cpu_seconds(cidfile)
+                if mark == "iteration" and profile:
+                    cpu = process_cpu(cidfile.read_text().strip())
     proc.wait()
     seen["exit"] = time.monotonic() - started
     log = "".join(lines)
     if proc.returncode != 0 or len(seen) != 2 * len(MARKS) + 1:
         sys.exit(f"the start-up run failed (marks seen: {sorted(seen)}):\n{log[-3000:]}")
     seen["first iteration"] = metrics(log)[0]["time_this_iter_s"]
+    for step, (begin, end) in log_steps(ray_dir, root, wall_start).items():
+        seen[f"{step} from"], seen[f"{step} to"] = begin, end
+    if profile:
+        for kind, seconds in cpu.items():
+            seen[f"{kind} cpu s"] = seconds
     return seen
 
 
@@ -88,11 +194,13 @@ def main() -> int:
     runs = []
     with tempfile.TemporaryDirectory(prefix="startup-bench-", dir="/var/tmp") as tmp:
         for attempt in range(REPEATS):
-            runs.append(once(image, layout(Path(tmp) / str(attempt), JOB), extra))
+            job = layout(Path(tmp) / str(attempt) / "job", JOB)
+            runs.append(once(image, job, extra, profile=attempt == REPEATS - 1))
             run = runs[-1]
             print(
-                "  run {}: toolkit {toolkit:.2f} s, ray.init done {ray:.2f} s, 1st iteration "
-                "{iteration:.2f} s (itself {first iteration:.2f} s), exit {exit:.2f} s; CPU "
+                "  run {}: toolkit {toolkit:.2f} s, config {config:.2f} s, Ray connected "
+                "{ray:.2f} s, 1st iteration {iteration:.2f} s (itself {first iteration:.2f} s), "
+                "exit {exit:.2f} s; CPU "
                 "used by then: {toolkit cpu:.2f}, {ray cpu:.2f}, {iteration cpu:.2f} s".format(
                     attempt + 1, **run
                 ),
@@ -109,8 +217,9 @@ def main() -> int:
             "s",
             fixed,
             note=f"container + Python + toolkit {median('toolkit'):.2f} s, then job config and "
-            f"ray.init {median('ray') - median('toolkit'):.2f} s, then algorithm build + 1st "
-            f"iteration {median('iteration') - median('ray'):.2f} s (of which the iteration "
+            f"connecting to Ray (which starts beside them) "
+            f"{median('ray') - median('toolkit'):.2f} s, then algorithm build + 1st iteration "
+            f"{median('iteration') - median('ray'):.2f} s (of which the iteration "
             f"{median('first iteration'):.2f} s), then export and exit "
             f"{median('exit') - median('iteration'):.2f} s (medians, {os.cpu_count()} CPUs)",
         )
@@ -120,9 +229,31 @@ def main() -> int:
             "zero-code PPO start-up: CPU used, docker run -> 1st iteration",
             "CPU s",
             [run["iteration cpu"] for run in runs],
-            note=f"by the toolkit's start {median('toolkit cpu'):.2f}, by ray.init's return "
-            f"{median('ray cpu'):.2f}, by the 1st iteration's end {median('iteration cpu'):.2f} "
+            note=f"by the toolkit's start {median('toolkit cpu'):.2f}, by the driver's "
+            f"connection to Ray {median('ray cpu'):.2f}, by the 1st iteration's end "
+            f"{median('iteration cpu'):.2f} "
             f"CPU s (medians)",
+        )
+    )
+    steps = [step for step, *_ in RAY_STEPS if all(f"{step} from" in run for run in runs)]
+    critical = "; ".join(
+        f"{step} {median(f'{step} from'):.2f}-{median(f'{step} to'):.2f}" for step in steps
+    )
+    last = runs[-1]
+    cpu = ", ".join(
+        f"{kind} {last[f'{kind} cpu s']:.2f}"
+        for kind, _ in PROCESS_KINDS
+        if f"{kind} cpu s" in last
+    )
+    report(
+        Figure(
+            "zero-code PPO start-up: driver waits for Ray after its config is built",
+            "s",
+            [run["ray"] - run["config"] for run in runs],
+            note=f"seconds after docker run (medians): the driver imports RLlib and builds its "
+            f"config until {median('config'):.2f} while Ray starts beside it: {critical}; the "
+            f"driver connected at {median('ray'):.2f}. CPU seconds by the 1st iteration (last "
+            f"run): {cpu}",
         )
     )
     return 0
