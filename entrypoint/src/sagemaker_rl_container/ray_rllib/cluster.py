@@ -31,7 +31,7 @@ from sagemaker_rl_container.ray_rllib.ray_node import (
     HEALTH_CHECK_PERIOD_MS,
     RayNode,
     configure_auth,
-    ray_environment,
+    connect_driver,
 )
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,6 @@ class Head:
 
     def start(self) -> None:
         """Connect this process as the driver and wait for every host to join."""
-        os.environ.update({k: v for k, v in ray_environment().items() if k.startswith("RAY_")})
         self.wait_for_hosts()
         logger.info(
             "Ray cluster ready: %d hosts (%s) %.1f s after the head started",
@@ -162,7 +161,6 @@ class Head:
         )
 
     def wait_for_hosts(self) -> None:
-        import ray
 
         while not self.status.state["ray_ready"]:
             if not self.node.alive():
@@ -170,7 +168,7 @@ class Head:
             if time.monotonic() > self.deadline:
                 raise UserError(f"the Ray head did not start: see {self.node.log_path}")
             time.sleep(0.1)
-        ray.init(address=self.address, configure_logging=False)
+        connect_driver(self.address)
         expected = len(self.contract.hosts)
         last_report = 0.0
         while True:

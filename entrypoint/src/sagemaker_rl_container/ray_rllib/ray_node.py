@@ -166,17 +166,30 @@ class OneHostNode:
 
     def connect(self) -> None:
         """Connect this process as the driver, once the node's GCS answers."""
-        import ray
-
         self.node.wait_listening(
             (self.IP, self.port), self.started + LOCAL_START_TIMEOUT_S, "this host's Ray node"
         )
-        os.environ.update({k: v for k, v in ray_environment().items() if k.startswith("RAY_")})
-        os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-        ray.init(address=f"{self.IP}:{self.port}", configure_logging=False)
+        connect_driver(f"{self.IP}:{self.port}")
 
     def stop(self) -> None:
         self.node.stop()
+
+
+def connect_driver(address: str) -> None:
+    """`ray.init` to this job's cluster at `address`, with the settings its nodes run with.
+
+    Ray's C++ side reads its settings (the token mode among them) when Ray is first imported,
+    and a training script imports Ray before the job sets them: they are read again here, as
+    Ray's own `ray.init` does when it turns token mode on (without it the driver of a script-
+    mode job was refused by its own node, InvalidAuthToken)."""
+    import ray
+
+    os.environ.update({k: v for k, v in ray_environment().items() if k.startswith("RAY_")})
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    from ray._raylet import Config
+
+    Config.initialize("")
+    ray.init(address=address, configure_logging=False)
 
 
 def _free_port(ip: str) -> int:
