@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import logging
 import os
 import signal
 import socket
@@ -23,6 +24,8 @@ from pathlib import Path
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import UserError
 from sagemaker_rl_container.hosts import job_secret
+
+logger = logging.getLogger(__name__)
 
 # Ray's health check of each node: a lost host is marked dead after about period x failures.
 HEALTH_CHECK_PERIOD_MS = 1000
@@ -166,10 +169,18 @@ class OneHostNode:
 
     def connect(self) -> None:
         """Connect this process as the driver, once the node's GCS answers."""
+        asked = time.monotonic()
         self.node.wait_listening(
             (self.IP, self.port), self.started + LOCAL_START_TIMEOUT_S, "this host's Ray node"
         )
         connect_driver(f"{self.IP}:{self.port}")
+        now = time.monotonic()
+        logger.info(
+            "Connected to this host's Ray node %.1f s after it started; the job's configuration "
+            "was ready %.1f s before that",
+            now - self.started,
+            now - asked,
+        )
 
     def stop(self) -> None:
         self.node.stop()
