@@ -65,8 +65,12 @@ def _end_with_parent() -> None:
     _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-_prctl = _libc.prctl
+# Looked up before any fork (the child may only make the C call); Linux only.
+_prctl = (
+    ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl
+    if sys.platform == "linux"
+    else None
+)
 
 
 class RayNode:
@@ -89,7 +93,7 @@ class RayNode:
             stdout=self.log_path.open("w"),
             stderr=subprocess.STDOUT,
             start_new_session=True,  # SIGTERM for the trainer must not reach Ray first
-            preexec_fn=_end_with_parent if sys.platform == "linux" else None,
+            preexec_fn=_end_with_parent if _prctl is not None else None,
         )
 
     def alive(self) -> bool:
