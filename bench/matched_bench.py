@@ -28,11 +28,11 @@ import tempfile
 from pathlib import Path
 
 from figures import ROOT, Figure, report
+from peer_bench import peer_python
 from training_bench import in_image, layout, metrics
 
 PAIRS = int(os.environ.get("BENCH_MATCHED_PAIRS", "3"))
 STEPS = int(os.environ.get("BENCH_MATCHED_STEPS", "30000"))
-PEER_PYTHON = ROOT / "build" / "bench" / "peer-venv" / "bin" / "python"
 TARGET = 1.0
 MATCHED = {
     "envs": 8,
@@ -103,9 +103,7 @@ def peer(python: str) -> float:
 
 def main() -> int:
     image = sys.argv[1]
-    python = sys.argv[2] if len(sys.argv) > 2 else str(PEER_PYTHON)
-    if not Path(python).exists():
-        sys.exit(f"{python} does not exist (make bench creates the peer venv)")
+    python = peer_python(sys.argv)
     work = Path(tempfile.mkdtemp(prefix="matched-bench-", dir="/var/tmp"))
     rates: dict[str, list[float]] = {"ours": [], "sb3": []}
     print(

@@ -105,11 +105,17 @@ def peer(python: str, out: Path) -> dict:
     }
 
 
-def main() -> int:
-    image = sys.argv[1]
-    python = sys.argv[2] if len(sys.argv) > 2 else str(PEER_PYTHON)
+def peer_python(argv: list[str]) -> str:
+    """The peer venv's Python: the second argument, else the one `make bench` creates."""
+    python = argv[2] if len(argv) > 2 else str(PEER_PYTHON)
     if not Path(python).exists():
         sys.exit(f"{python} does not exist (make bench creates the peer venv)")
+    return python
+
+
+def main() -> int:
+    image = sys.argv[1]
+    python = peer_python(sys.argv)
     work = Path(tempfile.mkdtemp(prefix="peer-bench-", dir="/var/tmp"))
     runs: dict[str, list[dict]] = {"ours": [], "sb3": []}
     print(f"\nours ({image}) vs Stable-Baselines3 PPO (zoo settings), {PAIRS} pairs")

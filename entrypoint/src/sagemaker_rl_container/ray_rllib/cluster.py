@@ -161,13 +161,7 @@ class Head:
         )
 
     def wait_for_hosts(self) -> None:
-
-        while not self.status.state["ray_ready"]:
-            if not self.node.alive():
-                raise UserError(f"the Ray head node stopped: see {self.node.log_path}")
-            if time.monotonic() > self.deadline:
-                raise UserError(f"the Ray head did not start: see {self.node.log_path}")
-            time.sleep(0.1)
+        self.node.wait_listening((self.ip, GCS_PORT), self.deadline, "the Ray head node")
         connect_driver(self.address)
         expected = len(self.contract.hosts)
         last_report = 0.0
