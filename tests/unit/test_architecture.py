@@ -96,7 +96,23 @@ def test_settings_modules_depend_on_settings_only(module):
 
 def test_both_toolkits_run_through_the_one_lifecycle():
     graph = import_graph()
+    # Each toolkit's Trainer implements the one interface, and each toolkit's job runs on Job.
+    assert f"{PACKAGE}.toolkit" in graph[f"{PACKAGE}.ray_rllib.trainer"]
+    assert f"{PACKAGE}.toolkit" in graph[f"{PACKAGE}.coach.trainer"]
     assert f"{PACKAGE}.lifecycle" in graph[f"{PACKAGE}.ray_rllib.trainer"]
-    assert f"{PACKAGE}.lifecycle" in graph[f"{PACKAGE}.coach.trainer"]
-    # The lifecycle knows no toolkit.
-    assert not {m for m in graph[f"{PACKAGE}.lifecycle"] if ".ray_rllib" in m or ".coach" in m}
+    assert f"{PACKAGE}.lifecycle" in graph[f"{PACKAGE}.coach.job"]
+    # The lifecycle, its interface and where a job resumes know no toolkit.
+    for module in ("lifecycle", "toolkit", "resume"):
+        imported = graph[f"{PACKAGE}.{module}"]
+        assert not {m for m in imported if ".ray_rllib" in m or ".coach" in m}, module
+
+
+def test_the_package_checks_its_invariants_without_assert():
+    # `python -O` strips assert statements: an invariant of a job must be a real check.
+    asserts = [
+        f"{path.relative_to(SOURCE.parent)}:{node.lineno}"
+        for path in sorted(SOURCE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Assert)
+    ]
+    assert asserts == []

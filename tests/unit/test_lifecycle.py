@@ -16,9 +16,10 @@ from sagemaker_rl_container import signals
 from sagemaker_rl_container.checkpoints import Checkpoint
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import ExportFailed, TrainingInterrupted, UserError, export_step
-from sagemaker_rl_container.lifecycle import Job, JobSettings, Trainer, progress_line
+from sagemaker_rl_container.lifecycle import Job, JobSettings, progress_line
 from sagemaker_rl_container.metrics import IterationMetrics
 from sagemaker_rl_container.stopping import StopConditions
+from sagemaker_rl_container.toolkit import Trainer
 
 STEPS_PER_ITERATION = 100
 

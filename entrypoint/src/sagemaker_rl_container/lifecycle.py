@@ -8,29 +8,23 @@
                nothing), then the servable model into model/
     summary    one "Done" line; `TrainingSummary` for the caller
 
-A toolkit supplies a `Trainer` (ray_rllib/trainer.py, coach/trainer.py) that does only what
-differs between toolkits; everything a job does around it lives here, once, for both.
+A toolkit supplies a `Trainer` (toolkit.py; ray_rllib/trainer.py, coach/trainer.py) that does
+only what differs between toolkits; everything a job does around it lives here, once, for both.
+Where the job starts (which checkpoint, a warm start) is resume.py's.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import math
-import shutil
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Optional
 
-from sagemaker_rl_container import signals
+from sagemaker_rl_container import resume, signals
 from sagemaker_rl_container.checkpoints import Checkpoint, CheckpointStore
 from sagemaker_rl_container.contract import TrainingContract
-from sagemaker_rl_container.errors import ExportFailed, TrainingInterrupted, UserError, summarize
+from sagemaker_rl_container.errors import ExportFailed, TrainingInterrupted, UserError
 from sagemaker_rl_container.metrics import (
     IterationMetrics,
     as_float,
@@ -39,77 +33,10 @@ from sagemaker_rl_container.metrics import (
     ray1_metrics_line,
 )
 from sagemaker_rl_container.stopping import StopConditions
+from sagemaker_rl_container.toolkit import Trainer
 from sagemaker_rl_container.training_curve import TrainingCurve
 
-# The input channel a job warm-starts from, as the old SageMaker RL launchers named it.
-WARM_START_CHANNEL = "checkpoint"
-# Where model/ (model.tar.gz) keeps the final checkpoint, written before anything exports.
-MODEL_CHECKPOINT = "checkpoint"
-
 logger = logging.getLogger(__name__)
-
-# Called by a trainer after each iteration; returns why training should stop, or None.
-IterationDone = Callable[[IterationMetrics], Optional[str]]
-
-
-class Trainer(ABC):
-    """What one toolkit does for a job; the `Job` around it does the rest."""
-
-    #: Shown in logs and as the training curve's title, e.g. "PPO on CartPole-v1".
-    title: str = ""
-    #: Saved in every checkpoint's manifest; a checkpoint resumes only if these match.
-    identity: dict[str, str] = {}
-    #: A digest of the settings that change what is trained (not when it stops): a checkpoint
-    #: trained with other settings is not resumed.
-    settings_digest: str | None = None
-
-    def start(self) -> None:  # noqa: B027 (a hook: does nothing unless overridden)
-        """Start the toolkit and build what trains (processes, graph, algorithm)."""
-
-    @abstractmethod
-    def restore(self, checkpoint: Checkpoint) -> int:
-        """Load `checkpoint`'s state; return the iteration it was saved at. A `UserError`
-        fails the job; any other exception marks this checkpoint unusable (the next is tried)."""
-
-    def start_fresh(self) -> None:  # noqa: B027 (a hook: does nothing unless overridden)
-        """Called instead of `restore` when no checkpoint is there to resume."""
-
-    def keep_checkpoint(self, checkpoint: Checkpoint, model_dir: Path) -> Path:
-        """Copy the final `checkpoint` into `model_dir` before export starts, as
-        `exported_checkpoint` reads it back; return where it went."""
-        target = model_dir / MODEL_CHECKPOINT
-        replace_with_copy(checkpoint.path, target)
-        return target
-
-    def exported_checkpoint(self, model_dir: Path) -> Checkpoint | None:
-        """`model_dir` (a model.tar.gz's contents) as a checkpoint `restore` takes, if it
-        keeps one; its manifest carries the identity of the job that trained it."""
-        return CheckpointStore.read(model_dir / MODEL_CHECKPOINT)
-
-    @abstractmethod
-    def progress(self) -> tuple[int, int]:
-        """(iterations, env steps) trained since the job first started, restarts included."""
-
-    @abstractmethod
-    def train(self, iteration_done: IterationDone) -> str:
-        """Train, calling `iteration_done` after every iteration, until it returns a reason to
-        stop or the toolkit's own loop ends; return the reason training stopped."""
-
-    @abstractmethod
-    def save(self, directory: Path) -> dict[str, Any]:
-        """Write the toolkit's state into `directory`; return what the manifest should add."""
-
-    @abstractmethod
-    def export(self, model_dir: Path, training: dict[str, Any]) -> list[str]:
-        """Write the servable model into `model_dir`; `training` summarizes the run for its
-        metadata. Return the names written."""
-
-    def check_health(self) -> None:  # noqa: B027 (a hook: does nothing unless overridden)
-        """Raise a `UserError` when training cannot go on (a lost host); checked each
-        iteration, after which the job checkpoints and fails."""
-
-    def close(self, error: BaseException | None) -> None:  # noqa: B027 (a hook: does nothing unless overridden)
-        """Release the toolkit's resources; `error` is what ends the job, if anything."""
 
 
 @dataclass(frozen=True)
@@ -184,120 +111,21 @@ class Job:
         )
         return summary
 
+    def _opened_curve(self) -> TrainingCurve:
+        # A check, not an assert: it must hold under `python -O` too.
+        if self.curve is None:
+            raise RuntimeError("Job.run opens the training curve before restoring or training")
+        return self.curve
+
     # -- restore
 
     def _restore(self) -> str | None:
-        """Restore the newest checkpoint of this job that verifies and loads; None when
-        starting fresh."""
-        assert self.curve is not None
-        identity = self.trainer.identity
-        problems, foreign = [], []
-        for checkpoint in self.store.valid():
-            job = checkpoint.manifest.get("job")
-            if job and self.contract.job_name and job != self.contract.job_name:
-                foreign.append(job)
-                continue
-            saved = {key: checkpoint.manifest.get(key) for key in identity}
-            digest = checkpoint.manifest.get("settings")
-            if saved != identity:
-                problem = f"it holds {_describe(saved)}, this job trains {_describe(identity)}"
-            elif digest and self.trainer.settings_digest and digest != self.trainer.settings_digest:
-                problem = (
-                    "it was trained with other settings (rl.* overrides, env_config, framework "
-                    "or seed differ)"
-                )
-            else:
-                iteration, problem = self._load(checkpoint)
-                if iteration is not None:
-                    logger.info(
-                        "Resumed from %s: training continues at iteration %d",
-                        checkpoint.describe(),
-                        iteration + 1,
-                    )
-                    self.curve.resume(iteration)
-                    return checkpoint.path.name
-            logger.warning("Checkpoint %s is unusable: %s", checkpoint.describe(), problem)
-            problems.append(f"{checkpoint.path.name}: {problem}")
-        if problems:
-            raise UserError(
-                f"no usable checkpoint in {self.store.root} ({'; '.join(problems)}): remove "
-                f"them, or give the job another checkpoint location, to start over"
-            )
-        if foreign:
-            logger.warning(
-                "Not resuming the %d checkpoint(s) of training job %s in %s: this is job %s, "
-                "which starts fresh (a job continues another's training from a warm-start "
-                "channel)",
-                len(foreign),
-                ", ".join(sorted(set(foreign))),
-                self.store.root,
-                self.contract.job_name,
-            )
-        warm = self._warm_start()
-        if warm is not None:
-            return warm
-        self.trainer.start_fresh()
-        self.curve.resume(0)  # a fresh start: an older run's history is not this one's
-        return None
-
-    def _warm_start(self) -> str | None:
-        """A job with nothing of its own to resume starts from the checkpoint in its
-        `checkpoint` input channel, if it has one (as the old SageMaker RL launchers did)."""
-        assert self.curve is not None
-        channel = self.contract.channels.get(WARM_START_CHANNEL)
-        if channel is None:
-            return None
-        where = f"input channel '{WARM_START_CHANNEL}'"
-        found = [
-            c for d in (channel, *_subdirectories(channel)) for c in CheckpointStore(d).valid()
-        ]
-        itself = CheckpointStore.read(channel)  # the channel holds one checkpoint's files
-        if itself is not None:
-            found.append(itself)
-        found.sort(key=lambda checkpoint: checkpoint.iteration, reverse=True)
-        exported = [
-            c
-            for d in (channel, *_subdirectories(channel))
-            if (c := self.trainer.exported_checkpoint(d)) is not None
-        ]
-        candidates = found + exported
-        if not candidates:
-            raise UserError(
-                f"{where} holds no checkpoint: give it a checkpoint-NNNNNN/ directory from a "
-                f"job's checkpoint location (or the contents of a model.tar.gz with one)"
-            )
-        checkpoint = candidates[0]
-        identity = self.trainer.identity
-        saved = {key: checkpoint.manifest.get(key) for key in identity}
-        if saved != identity:
-            raise UserError(
-                f"{where}: {checkpoint.describe()} holds {_describe(saved)}, this job trains "
-                f"{_describe(identity)}: warm-start from a checkpoint of the same kind"
-            )
-        iteration, problem = self._load(checkpoint)
-        if iteration is None:
-            raise UserError(f"{where}: {checkpoint.describe()} is unusable: {problem}")
-        logger.info(
-            "Warm start from %s: %s; training continues at iteration %d",
-            where,
-            checkpoint.describe(),
-            iteration + 1,
-        )
-        self.curve.resume(iteration)
-        return f"{WARM_START_CHANNEL} channel: {checkpoint.path.name}"
-
-    def _load(self, checkpoint: Checkpoint) -> tuple[int | None, str]:
-        """Verify `checkpoint`'s files and restore it: (its iteration, "") or (None, why not).
-        A `UserError` from the toolkit fails the job."""
-        problem = self.store.verify(checkpoint)
-        if problem:
-            return None, problem
-        try:
-            return self.trainer.restore(checkpoint), ""
-        except UserError:
-            raise
-        except Exception as error:
-            return None, summarize(error)
+        """Restore what the job resumes from (resume.py); None when it starts fresh."""
+        curve = self._opened_curve()
+        resumed, iteration = resume.start_point(self.contract, self.store, self.trainer)
+        # A fresh start (0): an older run's history is not this one's.
+        curve.resume(iteration)
+        return resumed
 
     # -- train
 
@@ -311,7 +139,7 @@ class Job:
         return self.trainer.train(self._iteration_done)
 
     def _iteration_done(self, metrics: IterationMetrics) -> str | None:
-        assert self.curve is not None
+        curve = self._opened_curve()
         self.last = metrics
         elapsed = time.monotonic() - self.started
         self.stop.record(metrics)
@@ -320,7 +148,7 @@ class Job:
         if ray1_line:
             print_line(ray1_line)
         print_line(progress_line(metrics, self.stop, elapsed))
-        self.curve.record(metrics)  # after the metric line: logs first, the view second
+        curve.record(metrics)  # after the metric line: logs first, the view second
         reason = self.stop.reached(metrics, elapsed)
         if reason:
             return reason
@@ -450,28 +278,5 @@ def progress_line(metrics: IterationMetrics, stop: StopConditions, elapsed_s: fl
     )
 
 
-def settings_digest(settings: dict[str, Any]) -> str:
-    """A short, stable digest of JSON-able settings."""
-    text = json.dumps(settings, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def json_number(value: float) -> float | None:
     return None if math.isnan(value) else value
-
-
-def replace_with_copy(source: Path, target: Path) -> None:
-    """`target` becomes a copy of the directory `source`."""
-    if target.is_dir():
-        shutil.rmtree(target)
-    elif target.exists():
-        target.unlink()
-    shutil.copytree(source, target)
-
-
-def _subdirectories(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.is_dir()) if directory.is_dir() else []
-
-
-def _describe(identity: dict[str, Any]) -> str:
-    return " on ".join(str(value) for value in identity.values())

@@ -137,8 +137,7 @@ def _run_child(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int,
     tail: collections.deque[str] = collections.deque(maxlen=ERROR_TAIL_LINES)
 
     def copy_stderr() -> None:
-        assert child.stderr is not None
-        for line in child.stderr:
+        for line in child.stderr or ():
             sys.stderr.write(line)
             sys.stderr.flush()
             tail.append(line.rstrip("\n"))

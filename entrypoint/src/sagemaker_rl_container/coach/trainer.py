@@ -23,12 +23,8 @@ from sagemaker_rl_container.coach.config import CoachConfig
 from sagemaker_rl_container.coach.preset import framework, top_agent
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import UserError, summarize
-from sagemaker_rl_container.lifecycle import (
-    IterationDone,
-    Trainer,
-    settings_digest,
-)
 from sagemaker_rl_container.metrics import IterationMetrics
+from sagemaker_rl_container.toolkit import IterationDone, Trainer, settings_digest
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +278,8 @@ class CoachTrainer(Trainer):
 
     def _end_iteration(self, reached: bool) -> bool:
         """After each evaluation period; True stops Coach's loop."""
-        assert self.iteration_done is not None
+        if self.iteration_done is None:
+            raise RuntimeError("CoachTrainer.train sets iteration_done before Coach's loop runs")
         self.iteration += 1
         self.stop_reason = self.iteration_done(self._metrics())
         if reached:

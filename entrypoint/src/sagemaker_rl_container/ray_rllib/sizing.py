@@ -132,8 +132,7 @@ def table(shapes: tuple[tuple[int, int, int], ...], envs_per_runner: int, batch:
     ]
     for hosts, cpus, gpus in shapes:
         p = plan(cpus * hosts, gpus * hosts, envs_per_runner, batch, hosts=hosts)
-        assert p.train_batch_size_per_learner is not None
-        total = p.train_batch_size_per_learner * max(1, p.num_learners)
+        total = (p.train_batch_size_per_learner or batch) * max(1, p.num_learners)
         steps = total // (max(1, p.num_env_runners) * envs_per_runner)
         if not p.num_learners:
             learners = "1 (in the driver)"

@@ -17,15 +17,7 @@ from sagemaker_rl_container.checkpoints import Checkpoint
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import UserError, summarize
-from sagemaker_rl_container.lifecycle import (
-    IterationDone,
-    Job,
-    JobSettings,
-    Trainer,
-    TrainingSummary,
-    replace_with_copy,
-    settings_digest,
-)
+from sagemaker_rl_container.lifecycle import Job, JobSettings, TrainingSummary
 from sagemaker_rl_container.ray_rllib import (
     algorithm_config,
     algorithm_state,
@@ -40,6 +32,12 @@ from sagemaker_rl_container.ray_rllib import (
 )
 from sagemaker_rl_container.ray_rllib.results import episode_returns, lifetime_steps, to_metrics
 from sagemaker_rl_container.stopping import RecentReturns, StopConditions
+from sagemaker_rl_container.toolkit import (
+    IterationDone,
+    Trainer,
+    replace_with_copy,
+    settings_digest,
+)
 
 logger = logging.getLogger(__name__)
 
