@@ -108,7 +108,7 @@ def test_every_host_derives_the_same_token_and_another_job_another(monkeypatch):
 def test_a_coach_rollout_host_reads_the_head_and_timeout_from_raw_hyperparameters():
     # Script mode maps its own names: a rollout host reads only the rl_ settings it needs, as
     # the SDK encodes them (JSON strings).
-    from sagemaker_rl_container.coach import cluster
+    from sagemaker_rl_container.coach import rollout_host, rollout_workers
 
     groups = {"rollouts": ["algo-1"], "learner": ["algo-2"]}
     job = dataclasses.replace(
@@ -119,21 +119,22 @@ def test_a_coach_rollout_host_reads_the_head_and_timeout_from_raw_hyperparameter
             "playing_periods": "4",
         },
     )
-    nodes, timeout_s = cluster.rollout_host_settings(job)
+    nodes, timeout_s = rollout_host.settings(job)
     assert (nodes.head, nodes.is_head, timeout_s) == ("algo-2", False, 60.0)
-    assert cluster.worker_ids(nodes, 2) == ["algo-2/0", "algo-2/1", "algo-1/0", "algo-1/1"]
+    assert rollout_workers.worker_ids(nodes, 2) == ["algo-2/0", "algo-2/1", "algo-1/0", "algo-1/1"]
     bad = dataclasses.replace(job, hyperparameters={"rl_cluster_timeout": "soon"})
     with pytest.raises(UserError, match=r"^hyperparameter rl_cluster_timeout='soon' is invalid"):
-        cluster.rollout_host_settings(bad)
+        rollout_host.settings(bad)
 
 
 def test_every_coach_host_derives_the_same_redis_password_and_another_job_another(monkeypatch):
-    from sagemaker_rl_container.coach import cluster
+    from sagemaker_rl_container.coach import data_store
 
-    monkeypatch.delenv(cluster.PASSWORD_ENV, raising=False)
+    monkeypatch.delenv(data_store.PASSWORD_ENV, raising=False)
     head = contract("algo-1", ["algo-1", "algo-2"], {})
     worker = contract("algo-2", ["algo-1", "algo-2"], {})
-    assert cluster.password(head) == cluster.password(worker)
-    assert cluster.password(dataclasses.replace(head, job_name="another")) != cluster.password(head)
-    monkeypatch.setenv(cluster.PASSWORD_ENV, "users-own")
-    assert cluster.password(worker) == "users-own"
+    assert data_store.password(head) == data_store.password(worker)
+    other_job = dataclasses.replace(head, job_name="another")
+    assert data_store.password(other_job) != data_store.password(head)
+    monkeypatch.setenv(data_store.PASSWORD_ENV, "users-own")
+    assert data_store.password(worker) == "users-own"

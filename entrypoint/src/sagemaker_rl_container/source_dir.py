@@ -6,6 +6,7 @@ or tarball) and unpacks it to `/opt/ml/code`; without one, `/opt/ml/code` is use
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -17,9 +18,22 @@ from sagemaker_rl_container.errors import UserError
 logger = logging.getLogger(__name__)
 
 
+# Where this job's source directory was found, for this process and the processes it starts
+# (Ray workers, Coach rollout workers, a script-mode program): fetching an S3 tarball again
+# into /opt/ml/code would cost a download and race with the processes importing from it.
+PREPARED_ENV = "SAGEMAKER_RL_SOURCE_DIR"
+
+
 def prepare(contract: TrainingContract) -> Path | None:
-    """Make the source directory importable here and in Ray workers; returns it (or None)."""
-    source = _locate(contract)
+    """Make the source directory importable here and in Ray workers; returns it (or None).
+    Fetches it once per job: a later call, here or in a child process, finds it prepared."""
+    key = json.dumps([contract.submit_directory, str(contract.code_dir)])
+    prepared = json.loads(os.environ.get(PREPARED_ENV) or "[null, null]")
+    if prepared[0] == key:
+        source = None if prepared[1] is None else Path(prepared[1])
+    else:
+        source = _locate(contract)
+        os.environ[PREPARED_ENV] = json.dumps([key, None if source is None else str(source)])
     if source is None:
         return None
     path = str(source)

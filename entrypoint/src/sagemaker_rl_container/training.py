@@ -98,14 +98,14 @@ def _run_coach(contract: TrainingContract) -> None:
     from sagemaker_rl_container.coach.config import PRESET_KEY, CoachConfig
 
     if contract.is_distributed:
-        from sagemaker_rl_container.coach import cluster
+        from sagemaker_rl_container.coach import rollout_host
 
-        nodes, timeout_s = cluster.rollout_host_settings(contract)
+        nodes, timeout_s = rollout_host.settings(contract)
         if not nodes.is_head:
             # Rollouts only: the head's config (its preset, overrides, whatever an entry
             # script mapped) arrives from the head; the source directory must be ready.
             _prepare_source(contract)
-            cluster.run_worker_host(contract, nodes, timeout_s)
+            rollout_host.run(contract, nodes, timeout_s)
             return
 
     if contract.user_program:

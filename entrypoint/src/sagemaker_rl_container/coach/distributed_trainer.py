@@ -9,21 +9,38 @@ trainer's (trainer.py); the rollout workers report the training episodes' return
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, Optional, Protocol
 
 from sagemaker_rl_container import signals
-from sagemaker_rl_container.coach import cluster
+from sagemaker_rl_container.coach import data_store, distributed_preset
 from sagemaker_rl_container.coach.config import CoachConfig
 from sagemaker_rl_container.coach.trainer import CoachTrainer
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.lifecycle import IterationDone
 from sagemaker_rl_container.metrics import IterationMetrics
+from sagemaker_rl_container.toolkit import IterationDone
+
+
+class Head(Protocol):
+    """What the trainer uses of the head host (distributed_head.Head)."""
+
+    ip: str
+    secret: str
+    connection: Any  # the job's Redis (data_store.py)
+
+    def start_rollouts(self) -> None: ...
+
+    def problem(self) -> Optional[str]: ...
+
 
 logger = logging.getLogger(__name__)
+
+# ASYNC (off-policy) trainers: publish the policy at most this often.
+POLICY_EVERY_S = float(os.environ.get("SAGEMAKER_RL_POLICY_EVERY", 2))
 
 
 class DistributedCoachTrainer(CoachTrainer):
@@ -34,16 +51,16 @@ class DistributedCoachTrainer(CoachTrainer):
         contract: TrainingContract,
         config: CoachConfig,
         graph_manager: Any,
-        head: cluster.Head,
+        head: Head,
     ) -> None:
         super().__init__(contract, config, graph_manager)
         from rl_coach.base_parameters import DistributedCoachSynchronizationType, RunType
 
         self.head = head
-        self.sync = cluster.synchronization(graph_manager, config.preset)
+        self.sync = distributed_preset.synchronization(graph_manager, config.preset)
         self.synchronous = self.sync == DistributedCoachSynchronizationType.SYNC
-        cluster.use_password(head.secret)
-        cluster.configure(graph_manager, str(RunType.TRAINER), head.ip, self.sync)
+        data_store.use_password(head.secret)
+        distributed_preset.configure(graph_manager, str(RunType.TRAINER), head.ip, self.sync)
         self.version = 0
         self.stale = 0  # experience played with an older policy, discarded (SYNC)
         self.interrupted = False
@@ -89,9 +106,7 @@ class DistributedCoachTrainer(CoachTrainer):
                 gm.train()
             # On-policy workers wait for each new policy: publish after every period, trained
             # or not, so they never wait for one that will not come.
-            if self.synchronous or (
-                trained and time.monotonic() - published_at >= cluster.POLICY_EVERY_S
-            ):
+            if self.synchronous or (trained and time.monotonic() - published_at >= POLICY_EVERY_S):
                 self._publish()
                 published_at = time.monotonic()
             if counters[type(between)] >= next_evaluation:
@@ -114,7 +129,7 @@ class DistributedCoachTrainer(CoachTrainer):
             if signals.requested():
                 self.interrupted = True
                 return
-            item = self.head.connection.blpop(cluster.EXPERIENCE, timeout=1)
+            item = self.head.connection.blpop(data_store.EXPERIENCE, timeout=1)
             if item is None or time.monotonic() - last_check > 2:
                 last_check = time.monotonic()
                 if self.head.problem():
@@ -136,12 +151,12 @@ class DistributedCoachTrainer(CoachTrainer):
     def _publish(self) -> None:
         name, files = self.save_coach_checkpoint()
         self.version += 1
-        cluster.publish_policy(self.head.connection, name, files, self.version)
+        data_store.publish_policy(self.head.connection, name, files, self.version)
 
     # -- metrics: the training episodes the rollout workers played
 
     def _metrics(self) -> IterationMetrics:
-        episodes = cluster.take_episodes(self.head.connection)
+        episodes = data_store.take_episodes(self.head.connection)
         for _, total_reward, length in episodes:
             self.episodes.train.append((total_reward, length))
         per_worker = Counter(worker for worker, _, _ in episodes)

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sagemaker_rl_container import source_dir
 from sagemaker_rl_container.coach import overrides
 from sagemaker_rl_container.coach.config import PRESET_KEY, CoachConfig
 from sagemaker_rl_container.contract import TrainingContract
@@ -46,9 +45,9 @@ def install_compat() -> None:
         mxnet_compat.install()
 
 
-def prepare(contract: TrainingContract, config: CoachConfig) -> Any:
-    """The preset's graph manager, ready for `create_graph`."""
-    source = source_dir.prepare(contract)  # importable: the preset's own modules, `module:Class`
+def prepare(contract: TrainingContract, config: CoachConfig, source: Path | None) -> Any:
+    """The preset's graph manager, ready for `create_graph`; `source` is the job's source
+    directory (source_dir.prepare), where a preset of the user's and its modules are."""
     install_compat()
     from rl_coach.logger import screen
 
@@ -74,7 +73,8 @@ def load_preset(name: str, source: Path | None) -> Any:
     path = source / f"{stem}.py" if source else None
     if path is not None and path.is_file():
         spec = importlib.util.spec_from_file_location(f"coach_preset_{abs(hash(stem))}", path)
-        assert spec is not None and spec.loader is not None
+        if spec is None or spec.loader is None:
+            raise UserError(f"preset {name}: {path} cannot be imported as a Python module")
         module = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)

@@ -1,5 +1,6 @@
-"""One rollout worker of a distributed Coach job (coach/cluster.py), in its own process:
-`python -m sagemaker_rl_container.coach.rollout`, started by its host's `train` process.
+"""One rollout worker of a distributed Coach job, in its own process:
+`python -m sagemaker_rl_container.coach.rollout`, started by its host's `train` process
+(rollout_workers.py).
 
 It builds the preset's graph from the newest policy, plays its share of each playing period,
 sends what its memory stores to the trainer, and loads each new policy: before playing again
@@ -19,9 +20,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from sagemaker_rl_container import hosts
-from sagemaker_rl_container.coach import cluster, display, preset
+from sagemaker_rl_container import hosts, source_dir
+from sagemaker_rl_container.coach import data_store, display, distributed_preset, preset
 from sagemaker_rl_container.coach.config import CoachConfig
+from sagemaker_rl_container.coach.rollout_workers import HEAD_ENV, ROLLOUT_ENV
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import JobFailed, UserError
 
@@ -57,16 +59,16 @@ class RolloutWorker:
 
         from sagemaker_rl_container.coach.trainer import task_parameters
 
-        gm = preset.prepare(self.contract, self.config)
+        gm = preset.prepare(self.contract, self.config, source_dir.prepare(self.contract))
         if display.needs_display(gm):
             # The head's rollout workers share its trainer's display (DISPLAY is set); the
             # other hosts' start one each, numbered after the head's.
             index = int(self.worker.rsplit("/", 1)[1])
             display.VirtualDisplay(display.DISPLAY_NUMBER + 1 + index).start()
-        sync = cluster.synchronization(gm, self.config.preset)
-        cluster.configure(gm, str(RunType.ROLLOUT_WORKER), self.head_ip, sync)
-        self._wait(lambda: cluster.policy_version(self.connection) > 0, "the first policy")
-        self.version = cluster.fetch_policy(self.connection, self.policy_dir)
+        sync = distributed_preset.synchronization(gm, self.config.preset)
+        distributed_preset.configure(gm, str(RunType.ROLLOUT_WORKER), self.head_ip, sync)
+        self._wait(lambda: data_store.policy_version(self.connection) > 0, "the first policy")
+        self.version = data_store.fetch_policy(self.connection, self.policy_dir)
         gm.create_graph(
             task_parameters(
                 self.contract,
@@ -79,7 +81,7 @@ class RolloutWorker:
         agents = [a for level in gm.level_managers for a in level.agents.values()]
         for agent in agents:
             agent.memory.set_memory_backend(
-                cluster.experience_backend(self.connection, self.worker, lambda: self.version)
+                data_store.experience_backend(self.connection, self.worker, lambda: self.version)
             )
         self._report_episodes(gm, agents[0])
         workers = len(self.contract.hosts) * self.config.rollout_workers_per_host
@@ -105,17 +107,17 @@ class RolloutWorker:
                     self._check_outcome()
                     if not synchronous:
                         self._wait(
-                            lambda: self.connection.llen(cluster.EXPERIENCE) <= backlog, None
+                            lambda: self.connection.llen(data_store.EXPERIENCE) <= backlog, None
                         )
                     gm.act(share, wait_for_full_episodes=algorithm.act_for_full_episodes)
                     for agent in agents:
                         agent.memory.clean()  # sent to the trainer; this worker never trains
                     if synchronous:
                         self._wait(
-                            lambda: cluster.policy_version(self.connection) > self.version, None
+                            lambda: data_store.policy_version(self.connection) > self.version, None
                         )
-                    if cluster.policy_version(self.connection) > self.version:
-                        self.version = cluster.fetch_policy(self.connection, self.policy_dir)
+                    if data_store.policy_version(self.connection) > self.version:
+                        self.version = data_store.fetch_policy(self.connection, self.policy_dir)
                         gm.restore_checkpoint()
         except Finished:
             logger.info("Rollout worker %s: training ended, this worker stops", self.worker)
@@ -127,7 +129,7 @@ class RolloutWorker:
         handle_episode_ended = gm.handle_episode_ended
 
         def episode_ended() -> None:
-            cluster.report_episode(
+            data_store.report_episode(
                 self.connection,
                 self.worker,
                 agent.total_reward_in_current_episode,
@@ -138,7 +140,7 @@ class RolloutWorker:
         gm.handle_episode_ended = episode_ended
 
     def _check_outcome(self) -> None:
-        if cluster.read_outcome(self.connection) is not None:
+        if data_store.read_outcome(self.connection) is not None:
             raise Finished()
 
     def _wait(self, ready: Callable[[], bool], what: str | None) -> None:
@@ -157,18 +159,18 @@ def main() -> int:
     from sagemaker_rl_container.training_program import configure_logging
 
     configure_logging()
-    worker = os.environ[cluster.ROLLOUT_ENV]
+    worker = os.environ[ROLLOUT_ENV]
     connection = None
     try:
         contract = TrainingContract.from_environment()
-        head_ip = hosts.resolve(os.environ[cluster.HEAD_ENV], time.monotonic() + 60, "head")
-        secret = cluster.password(contract)
-        cluster.use_password(secret)
-        connection = cluster.connect(head_ip, secret)
-        config = cluster.read_config(connection)
+        head_ip = hosts.resolve(os.environ[HEAD_ENV], time.monotonic() + 60, "head")
+        secret = data_store.password(contract)
+        data_store.use_password(secret)
+        connection = data_store.connect(head_ip, secret)
+        config = data_store.read_config(connection)
         if config is None:
             raise UserError("the head's Redis holds no job config: the head host restarted")
-        heartbeat = cluster.Heartbeat(connection, worker)
+        heartbeat = data_store.Heartbeat(connection, worker)
         try:
             RolloutWorker(contract, config, connection, worker, head_ip).run()
         finally:
@@ -181,7 +183,7 @@ def main() -> int:
         logger.error("Rollout worker %s failed: %s", worker, error)
         if connection is not None:
             with contextlib.suppress(Exception):
-                cluster.report_failure(connection, worker, str(error))
+                data_store.report_failure(connection, worker, str(error))
         return 1
 
 

@@ -4,7 +4,7 @@ Every host runs the same image and `train`. The head (the first host, or the fir
 `rl_head_instance_group`) starts the Ray head node, waits until every other host has joined
 (naming the missing ones if the deadline passes), trains, and publishes the outcome on a small
 status endpoint. The other hosts join the head by host name and wait: they exit 0 when the head
-reports success, non-zero when it reports failure or cannot be reached for `HEAD_LOST_AFTER_S`.
+reports success, non-zero when it reports failure or cannot be reached (head_following.py).
 Only the head writes the model and checkpoints.
 """
 
@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
-from sagemaker_rl_container import signals
+from sagemaker_rl_container import head_following, signals
 from sagemaker_rl_container.contract import TrainingContract
 from sagemaker_rl_container.errors import UserError
 from sagemaker_rl_container.hosts import Layout, node_ip, resolve
@@ -38,10 +38,6 @@ logger = logging.getLogger(__name__)
 
 GCS_PORT = int(os.environ.get("SAGEMAKER_RL_RAY_PORT", 6379))
 STATUS_PORT = int(os.environ.get("SAGEMAKER_RL_STATUS_PORT", 6390))
-# After the outcome, how long the other hosts wait for the head's process to end.
-HEAD_EXIT_WAIT_S = float(os.environ.get("SAGEMAKER_RL_HEAD_EXIT_WAIT", "120"))
-HEAD_LOST_AFTER_S = float(os.environ.get("SAGEMAKER_RL_HEAD_LOST_AFTER", 30))
-POLL_S = 1.0
 
 
 def _authorization() -> dict[str, str]:
@@ -282,8 +278,19 @@ def run_worker(contract: TrainingContract, nodes: Layout, timeout_s: float) -> N
     head_ip = resolve(nodes.head, deadline, "head")
     ip = node_ip(contract, deadline)
     status_url = f"http://{head_ip}:{STATUS_PORT}/status"
+
+    def read() -> dict | None:
+        return _read_status(status_url, contract.current_host)
+
     logger.info("Joining the Ray head on %s (%s) from %s", nodes.head, head_ip, ip)
-    _wait_for_head(status_url, contract.current_host, deadline, nodes.head, timeout_s)
+    head_following.wait_until_ready(
+        nodes.head,
+        read,
+        lambda status: status.get("ray_ready"),
+        deadline,
+        timeout_s,
+        "the Ray cluster",
+    )
     node = RayNode(
         [
             f"--address={head_ip}:{GCS_PORT}",
@@ -294,22 +301,19 @@ def run_worker(contract: TrainingContract, nodes: Layout, timeout_s: float) -> N
         ],
         contract.output_data_dir / "ray-worker",
     )
+    warned: list[bool] = []
+
+    def check_node() -> None:
+        # The head notices a lost node and reports the outcome; this host only says so.
+        if not node.alive() and not warned:
+            logger.warning("This host's Ray node exited (see %s)", node.log_path)
+            warned.append(True)
+
     try:
-        outcome = _follow_head(status_url, contract.current_host, nodes.head, node)
+        outcome = head_following.follow(nodes.head, read, check_node)
     finally:
         node.stop()
-    _wait_for_head_exit(status_url, contract.current_host)
-    if outcome["state"] != "succeeded":
-        raise UserError(f"the head host {nodes.head} failed: {outcome.get('reason', 'unknown')}")
-    logger.info("The head host %s finished training; this host is done", nodes.head)
-
-
-def _wait_for_head_exit(url: str, me: str) -> None:
-    """Stay until the head's process has ended (its status endpoint stops answering), so
-    that this host's exit never cuts the head's short (see HeadStatus.finish)."""
-    deadline = time.monotonic() + HEAD_EXIT_WAIT_S
-    while _read_status(url, me) is not None and time.monotonic() < deadline:
-        time.sleep(POLL_S)
+    head_following.finish(nodes.head, outcome, lambda: read() is not None)
 
 
 def _read_status(url: str, me: str) -> dict | None:
@@ -327,36 +331,3 @@ def _read_status(url: str, me: str) -> dict | None:
         return None
     except (URLError, OSError, ValueError):
         return None
-
-
-def _wait_for_head(url: str, me: str, deadline: float, head: str, timeout_s: float) -> None:
-    while True:
-        status = _read_status(url, me)
-        if status is not None and status.get("state") == "failed":
-            raise UserError(f"the head host {head} failed: {status.get('reason', 'unknown')}")
-        if status is not None and status.get("ray_ready"):
-            return
-        if time.monotonic() > deadline:
-            raise UserError(
-                f"the head host {head} did not start the Ray cluster within {timeout_s:g} s "
-                f"(rl_cluster_timeout)"
-            )
-        time.sleep(0.2)  # joining promptly is most of the cluster's start-up time
-
-
-def _follow_head(url: str, me: str, head: str, node: RayNode) -> dict:
-    last_seen = time.monotonic()
-    while True:
-        status = _read_status(url, me)
-        if status is not None:
-            last_seen = time.monotonic()
-            if status.get("state") != "running":
-                return status
-        elif time.monotonic() - last_seen > HEAD_LOST_AFTER_S:
-            raise UserError(
-                f"lost contact with the head host {head} for {HEAD_LOST_AFTER_S:g} s: it stopped "
-                f"without reporting an outcome (see its logs)"
-            )
-        if not node.alive():
-            logger.warning("This host's Ray node exited (see %s)", node.log_path)
-        time.sleep(POLL_S)
