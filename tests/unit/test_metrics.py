@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import math
 import re
 import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from conftest import SAGEMAKER_RL
+import sagemaker_rl_container.metrics
+from conftest import ROOT, SAGEMAKER_RL
 from sagemaker_rl_container.metrics import (
     CORE_METRICS,
     LOSS_METRICS,
     IterationMetrics,
     metric_definitions,
     metrics_line,
+    parse_line,
+    parse_log,
+    parse_value,
     ray1_metrics_line,
 )
 from sagemaker_rl_container.stopping import RecentReturns, StopConditions
@@ -250,3 +258,126 @@ def test_the_images_definitions_read_only_the_images_metric_lines():
     prefixed = "algo-1-x7k2p  | " + metrics_line(SAMPLE)
     iteration = next(d for d in metric_definitions() if d["Name"] == "iteration")
     assert re.search(iteration["Regex"], prefixed).group(1) == "7"
+
+
+# ---- the parser: the writer's inverse, for tests, examples and benchmarks -----------------------
+
+
+def test_a_written_line_parses_back_to_its_values():
+    parsed = parse_line(metrics_line(SAMPLE))
+    assert parsed == SAMPLE.values
+    assert list(parsed) == list(SAMPLE.values)  # in the order written
+    assert isinstance(parsed["iteration"], int) and isinstance(parsed["time_total_s"], float)
+    # The written text, as it was, with raw=True.
+    assert parse_line(metrics_line(SAMPLE), raw=True)["total_loss"] == "0.0015"
+
+
+def test_nan_inf_and_exponents_parse_back_as_floats():
+    odd = replace(
+        SAMPLE,
+        episode_return_mean=math.nan,
+        episode_return_min=-math.inf,
+        episode_return_max=math.inf,
+        time_total_s=1234567.0,
+        losses={"total_loss": 2.5e-7},
+    )
+    parsed = parse_line(metrics_line(odd))
+    assert math.isnan(parsed["episode_return_mean"]) and math.isnan(parsed["episode_reward_mean"])
+    assert parsed["episode_return_min"] == -math.inf and parsed["episode_return_max"] == math.inf
+    assert parsed["time_total_s"] == 1.23457e6  # the 6 significant digits the line carries
+    assert parsed["total_loss"] == 2.5e-7
+
+
+def test_values_keep_their_text_unless_they_are_numbers():
+    assert [parse_value(v) for v in ("7", "-3", "+2", "0.5", ".5", "1e+06", "nan", "-inf")] == [
+        7,
+        -3,
+        2,
+        0.5,
+        0.5,
+        1e6,
+        pytest.approx(math.nan, nan_ok=True),
+        -math.inf,
+    ]
+    assert [parse_value(v) for v in ("PPO", "1_000", "0x10", "1.2.3", "", "NaN")] == [
+        "PPO",
+        "1_000",
+        "0x10",
+        "1.2.3",
+        "",
+        "NaN",
+    ]
+
+
+def test_the_tag_may_follow_a_prefix():
+    line = metrics_line(SAMPLE)
+    for prefix in ("algo-1-x7k2p  | ", "2024-05-01T12:00:00.123Z ", "glued"):
+        assert parse_line(prefix + line) == SAMPLE.values, prefix
+    # CRLF (a tty), and words that are not fields (text glued after the line), are skipped.
+    assert parse_line("[rl-metrics] iteration=3 time_total_s=1.5 (done)\r") == {
+        "iteration": 3,
+        "time_total_s": 1.5,
+    }
+
+
+def test_only_metric_lines_parse():
+    foreign = [
+        ray1_metrics_line(SAMPLE),  # its own tag
+        "Training> Name=main_level/agent, Worker=0, Episode=12, Training iteration=3",
+        "iteration=99 episode_return_mean=1234 time_total_s=5",
+        "[rl-metrics]iteration=1",  # not the tag as a word
+        "[RL-METRICS] iteration=1",
+        "",
+    ]
+    for line in foreign:
+        assert parse_line(line) is None, line
+    assert parse_line("[rl-metrics]") == {}
+
+
+def test_a_log_parses_to_its_metric_lines_in_order():
+    second = replace(SAMPLE, iteration=8)
+    log = "\n".join(
+        [
+            "Training PPO on CartPole-v1",
+            metrics_line(SAMPLE),
+            ray1_metrics_line(SAMPLE),
+            "algo-1-x7k2p  | " + metrics_line(second),
+            "",
+        ]
+    )
+    assert [row["iteration"] for row in parse_log(log)] == [7, 8]
+    assert [row["iteration"] for row in parse_log(log, raw=True)] == ["7", "8"]
+    assert parse_log("") == []
+
+
+STDLIB = set(sys.stdlib_module_names)
+
+
+def test_the_parser_needs_only_the_standard_library():
+    # examples/local.py loads metrics.py by its path where the package is not installed (the
+    # examples run on a plain python3): it must import nothing else.
+    tree = ast.parse(Path(sagemaker_rl_container.metrics.__file__).read_text())
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level
+    }
+    relative = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
+    assert imported <= STDLIB | {"__future__"} and not relative, imported - STDLIB
+
+
+def test_the_examples_read_the_metric_lines_with_the_packages_parser(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("examples_local", ROOT / "examples" / "local.py")
+    local = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, local)  # for its dataclasses
+    monkeypatch.setattr(sys, "path", list(sys.path))  # it adds tools/ and entrypoint/src
+    spec.loader.exec_module(local)
+    log = "\n".join(["start", metrics_line(SAMPLE), ray1_metrics_line(SAMPLE), ""])
+    (row,) = local.Job(tmp_path, 0, log).metrics
+    assert row == SAMPLE.values and all(isinstance(value, float) for value in row.values())
+    assert local.parse_line(metrics_line(SAMPLE))["iteration"] == 7

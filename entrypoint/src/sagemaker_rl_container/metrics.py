@@ -121,6 +121,41 @@ def metrics_line(metrics: IterationMetrics) -> str:
     return f"{METRICS_TAG} {fields}"
 
 
+# The tag as a whole word: `[rl-metrics-ray1]` never matches, and neither does a tag glued to the
+# text after it. Anything may precede it (docker-compose's `algo-1-x7k2p  | `, a timestamp).
+_TAGGED = re.compile(re.escape(METRICS_TAG) + r"(?=\s|$)")
+_FIELD = re.compile(r"(\w+)=(\S*)")
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+_FLOAT = re.compile(rf"{NUMBER}|[-+]?(?:nan|inf)")
+
+
+def parse_value(text: str) -> int | float | str:
+    """A value of the metric line as `format_value` wrote it: an int where the text is a whole
+    number, a float for any other number (`nan`, `inf` and `1e+06` included), else the text."""
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    return text
+
+
+def parse_line(line: str, *, raw: bool = False) -> dict[str, Any] | None:
+    """The `name=value` fields of one `[rl-metrics]` line (the inverse of `metrics_line`), the
+    values converted by `parse_value` (left as their text with `raw=True`); None for any other
+    line. The tag may follow a prefix; words after it that are not `name=value` are skipped."""
+    match = _TAGGED.search(line)
+    if match is None:
+        return None
+    fields = (_FIELD.fullmatch(word) for word in line[match.end() :].split())
+    return {field[1]: field[2] if raw else parse_value(field[2]) for field in fields if field}
+
+
+def parse_log(text: str, *, raw: bool = False) -> list[dict[str, Any]]:
+    """Every `[rl-metrics]` line of a log, parsed by `parse_line`, in order."""
+    rows = (parse_line(line, raw=raw) for line in text.splitlines())
+    return [row for row in rows if row is not None]
+
+
 def ray1_metrics_line(metrics: IterationMetrics) -> str | None:
     """The same returns in Ray 1.x's `name: value` form, for the SDK's default metric
     definitions; None before any episode has finished."""
