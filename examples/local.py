@@ -13,10 +13,8 @@ goal and exits non-zero when it misses it.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -26,19 +24,33 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_IMAGE = "sagemaker-rl:ray-torch-cpu"
+# tools/: local_job.py (an /opt/ml for a run), containers.py (docker, multi-host jobs) and
+# matrix.py (the images and their tags).
+sys.path.insert(0, str(ROOT / "tools"))
+import containers  # noqa: E402
+import local_job  # noqa: E402
+import matrix  # noqa: E402
+
+# The package's metrics module writes the `[rl-metrics]` lines and parses them. The examples run
+# on a plain python3 without the package installed: it comes from the checkout, as the image's
+# does (it needs only the standard library; tests/unit/test_metrics.py checks).
+sys.path.insert(0, str(ROOT / "entrypoint" / "src"))
+from sagemaker_rl_container import metrics as rl_metrics  # noqa: E402
+
+# One log line's `[rl-metrics]` values, None for any other line (for `train(on_line=...)`).
+parse_line = rl_metrics.parse_line
+
+
+def _image(name: str) -> str:
+    """The image `make build IMAGE=name` tags, by its moving tag (e.g. ray-torch-cpu)."""
+    return f"{matrix.REPOSITORY}:{matrix.tags(matrix.load()[name])[-1]}"
+
+
+DEFAULT_IMAGE = _image("ray-pytorch-cpu")
 # The RL Coach examples (examples/coach-*) run in the Coach TensorFlow image.
-COACH_IMAGE = "sagemaker-rl:coach1.0-tf2.15-cpu-py39"
-# The repository's wrapper finds (or starts) an engine; elsewhere plain `docker`.
-DOCKER = str(ROOT / "tools" / "docker") if (ROOT / "tools" / "docker").exists() else "docker"
-METRICS_LINE = re.compile(r"\[rl-metrics\] (.*)")
+COACH_IMAGE = _image("coach-tensorflow-cpu")
 
-
-def _local_job():
-    spec = importlib.util.spec_from_file_location("local_job", ROOT / "tools" / "local_job.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+DOCKER = containers.DOCKER
 
 
 @dataclass
@@ -61,12 +73,10 @@ class Job:
     @property
     def metrics(self) -> list[dict[str, float]]:
         """Every `[rl-metrics]` line of the log, parsed."""
-        rows = []
-        for match in METRICS_LINE.finditer(self.log):
-            rows.append(
-                {key: float(value) for key, value in re.findall(r"(\w+)=(\S+)", match.group(1))}
-            )
-        return rows
+        return [
+            {name: float(value) for name, value in row.items()}
+            for row in rl_metrics.parse_log(self.log)
+        ]
 
     @property
     def training(self) -> dict[str, Any]:
@@ -140,51 +150,22 @@ class Example:
         program: str | None = None,
     ) -> dict[str, Job]:
         """One multi-host job, SageMaker style: a container per host on one Docker network,
-        each with its own /opt/ml and a resourceconfig.json naming every host."""
-        network = f"example-{self.name}-{os.getpid()}"
+        each with its own /opt/ml and a resourceconfig.json naming every host
+        (tools/containers.py)."""
         roots = {host: self.job_dir(host) for host in hosts}
         for host, root in roots.items():
             if root.exists():
                 shutil.rmtree(root)
             self.layout(root, hyperparameters, source_dir, program, hosts=hosts, host=host)
-        names = {host: f"{network}-{host}" for host in hosts}
-        _docker("network", "create", network)
-        try:
-            for host in hosts:
-                print(f"== {self.name}: starting {host} in {self.image}", flush=True)
-                _docker(
-                    "run",
-                    "-d",
-                    "--name",
-                    names[host],
-                    "--hostname",
-                    host,
-                    "--network",
-                    network,
-                    "--network-alias",
-                    host,
-                    "--shm-size",
-                    "512m",
-                    "-v",
-                    f"{roots[host].resolve()}:/opt/ml",
-                    self.image,
-                    "train",
-                )
-            codes = {
-                host: int(_docker("wait", names[host], timeout=timeout).stdout) for host in hosts
-            }
-            jobs = {}
-            for host in hosts:
-                logs = _docker("logs", names[host], check=False)
-                log = logs.stdout + logs.stderr
-                (roots[host] / "train.log").write_text(log)
-                print(f"== {host}: exit {codes[host]}; log in {roots[host] / 'train.log'}")
-                jobs[host] = Job(roots[host], codes[host], log)
-            return jobs
-        finally:
-            for name in names.values():
-                _docker("rm", "-f", name, check=False)
-            _docker("network", "rm", network, check=False)
+        print(f"== {self.name}: starting {', '.join(hosts)} in {self.image}", flush=True)
+        with containers.hosts(
+            self.image, list(roots.values()), prefix=f"example-{self.name}"
+        ) as cluster:
+            codes = cluster.wait(timeout)
+            logs = cluster.logs()
+        for host in hosts:
+            print(f"== {host}: exit {codes[host]}; log in {roots[host] / 'train.log'}")
+        return {host: Job(roots[host], codes[host], logs[host]) for host in hosts}
 
     def layout(
         self,
@@ -196,18 +177,7 @@ class Example:
         hosts: Sequence[str] = (),
         host: str = "algo-1",
     ) -> None:
-        args = [str(root), "--host", host]
-        if hosts:
-            args += ["--hosts", ",".join(hosts)]
-        for key, value in hyperparameters.items():
-            args += ["-p", f"{key}={json.dumps(value)}"]
-        if source_dir is not None:
-            args += ["--source-dir", str(source_dir)]
-        if program:
-            args += ["--program", program]
-        for name, path in (channels or {}).items():
-            args += ["--channel", f"{name}={path}"]
-        _local_job().main(args)
+        local_job.lay_out(root, hyperparameters, source_dir, program, channels, host, hosts)
 
     @staticmethod
     def follow(
@@ -273,10 +243,7 @@ class Example:
         return 0 if all(self.checks.values()) else 1
 
 
-def _docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [DOCKER, *args], capture_output=True, text=True, timeout=timeout, check=check
-    )
+_docker = containers.docker
 
 
 def stop(container: str, grace_s: int = 120) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import signal
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from sagemaker_rl_container.metrics import parse_log
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SAGEMAKER_RL = BIN / "sagemaker-rl"
@@ -29,9 +30,11 @@ SAGEMAKER_RL = BIN / "sagemaker-rl"
 # In-process contract tests read this tree; sagemaker-training fixes its paths at import time.
 _SESSION_BASE = Path(os.environ.setdefault("SAGEMAKER_BASE_DIR", "/tmp/sagemaker-rl-tests-opt-ml"))
 
-_spec = importlib.util.spec_from_file_location("local_job", ROOT / "tools" / "local_job.py")
-local_job = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(local_job)
+# tools/: local_job.py (an /opt/ml for a run) and containers.py (docker, multi-host jobs), shared
+# with bench/ and examples/.
+sys.path.insert(0, str(ROOT / "tools"))
+import containers  # noqa: E402
+import local_job  # noqa: E402
 
 # Small, fast PPO settings for CartPole used by tests that only need *some* training.
 QUICK_PPO = {
@@ -52,20 +55,12 @@ def make_job(
     hosts: list[str] | None = None,
 ) -> Path:
     """An /opt/ml-shaped directory; existing checkpoints there are kept (like a restarted job).
-    `host`/`hosts` write resourceconfig.json for one host of a multi-host job."""
-    args = [str(root), "--host", host]
-    if hosts:
-        args += ["--hosts", ",".join(hosts)]
-    for key, value in (hyperparameters or {}).items():
-        args += ["-p", f"{key}={value}"]
-    if source_dir:
-        args += ["--source-dir", str(source_dir)]
-    if program:
-        args += ["--program", program]
-    for name, path in (channels or {}).items():
-        args += ["--channel", f"{name}={path}"]
-    assert local_job.main(args) == 0
-    return root
+    `host`/`hosts` write resourceconfig.json for one host of a multi-host job. Values are
+    read as on local_job.py's command line ("500" is the number 500, "PPO" a string)."""
+    values = {key: local_job.decode(str(value)) for key, value in (hyperparameters or {}).items()}
+    return local_job.lay_out(
+        root, values, source_dir, program, channels, host=host, hosts=hosts or ()
+    )
 
 
 @dataclass
@@ -84,11 +79,8 @@ class JobResult:
         return (self.root / "output" / "success").exists()
 
     def metric_lines(self) -> list[dict[str, str]]:
-        return [
-            dict(field.split("=", 1) for field in line.split()[1:])
-            for line in self.log.splitlines()
-            if line.startswith("[rl-metrics]")
-        ]
+        """Every `[rl-metrics]` line of the log, its values as written ("7", "nan")."""
+        return parse_log(self.log, raw=True)
 
 
 def job_env(root: Path) -> dict[str, str]:
@@ -117,7 +109,15 @@ def start_train(root: Path, log_path: Path) -> subprocess.Popen:
         env=job_env(root),
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=_sigint_as_in_a_container,
     )
+
+
+def _sigint_as_in_a_container() -> None:
+    """SIGINT's default disposition, as a job in a container has it: a suite started in the
+    background by a non-interactive shell (`make test &`, a CI runner) inherits SIGINT
+    ignored, and the job would never see the SIGINT a test sends it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_line(log_path: Path, needle: str, proc: subprocess.Popen, timeout: float) -> None:
@@ -195,7 +195,7 @@ def cartpole_model(tmp_path_factory) -> Path:
 
 # ---- Docker: the images of the matrix, built from a stand-in base ----------------------------
 
-DOCKER = str(ROOT / "tools" / "docker")
+DOCKER = containers.DOCKER
 STAND_IN_BASE = "local/stand-in-python:3.11-bookworm"
 
 
@@ -208,10 +208,7 @@ def matrix_get(name: str, field: str) -> str:
     ).stdout.strip()
 
 
-def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [DOCKER, *args], capture_output=True, text=True, timeout=timeout, check=check
-    )
+docker = containers.docker
 
 
 def build_image(name: str) -> str:
@@ -238,6 +235,12 @@ def build_image(name: str) -> str:
 @pytest.fixture(scope="session")
 def image() -> str:
     return build_image("ray-pytorch-cpu")
+
+
+@pytest.fixture(scope="session")
+def serve_image() -> str:
+    """The serve-only image for ONNX policies (every Ray image's export)."""
+    return build_image("serve-onnx-cpu")
 
 
 def run_job(image: str, root: Path, *extra: str, timeout: float = 300) -> JobResult:
@@ -271,23 +274,32 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving_container(image: str, model_dir: Path, timeout: float = 90, expect_ping: int = 200):
+def serving_container(
+    image: str,
+    model_dir: Path,
+    timeout: float = 90,
+    expect_ping: int = 200,
+    docker_args: tuple[str, ...] = (),
+    container_port: int = 8080,
+):
     """`docker run IMAGE serve` with `model_dir` as /opt/ml/model; yields its base URL once
-    /ping answers `expect_ping` (200; 503 for a model the server says it cannot serve)."""
+    /ping answers `expect_ping` (200; 503 for a model the server says it cannot serve).
+    `docker_args` go to `docker run` (--read-only, --memory, -e ...)."""
     import urllib.error
     import urllib.request
 
     port = free_port()
-    name = f"sagemaker-rl-test-serve-{port}"
+    name = containers.unique_name(f"sagemaker-rl-test-serve-{port}")
     docker(
         "run",
         "-d",
         "--name",
         name,
         "-p",
-        f"127.0.0.1:{port}:8080",
+        f"127.0.0.1:{port}:{container_port}",
         "-v",
         f"{model_dir}:/opt/ml/model:ro",
+        *docker_args,
         image,
         "serve",
     )

@@ -5,7 +5,8 @@
                            [--host NAME] [--hosts NAME,NAME]
 
 Hyperparameter values are JSON-encoded as the SageMaker Python SDK sends them: json.dumps of the
-typed value (numbers, booleans and JSON objects are recognised, anything else is a string).
+typed value (on the command line, numbers, booleans and JSON objects are recognised, anything
+else is a string). From Python, `lay_out(root, {...})` takes the typed values themselves.
 The source directory is copied to code/, where SageMaker unpacks sagemaker_submit_directory.
 Channels are copied into input/data/NAME. Output, model and checkpoint directories are created
 empty, except that existing checkpoints are kept (a rerun resumes, as a restarted spot job does).
@@ -17,15 +18,67 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 
-def encode(value: str) -> str:
+def decode(value: str) -> Any:
+    """A value typed on the command line: JSON where it parses (numbers, booleans, objects),
+    else the string."""
     try:
-        decoded = json.loads(value)
+        return json.loads(value)
     except json.JSONDecodeError:
-        decoded = value
-    return json.dumps(decoded)
+        return value
+
+
+def lay_out(
+    root: Path,
+    hyperparameters: Mapping[str, Any] | None = None,
+    source_dir: Path | None = None,
+    program: str | None = None,
+    channels: Mapping[str, Path] | None = None,
+    host: str = "algo-1",
+    hosts: Sequence[str] = (),
+) -> Path:
+    """`root` as the /opt/ml of `host` (of `hosts`, for a multi-host job); returns it.
+    Each hyperparameter is JSON-encoded as the SageMaker Python SDK sends it (json.dumps of
+    the value: the string "500" stays a string, which the job decodes as SageMaker does)."""
+    root = Path(root)
+    config = root / "input" / "config"
+    for path in (root / "model", root / "output", root / "code", root / "input" / "data"):
+        if path.exists():
+            shutil.rmtree(path)
+    for path in (config, root / "model", root / "output" / "data", root / "checkpoints"):
+        path.mkdir(parents=True, exist_ok=True)
+
+    encoded = {key: json.dumps(value) for key, value in (hyperparameters or {}).items()}
+    if source_dir:
+        shutil.copytree(source_dir, root / "code")
+    else:
+        (root / "code").mkdir()
+    if program:
+        encoded["sagemaker_program"] = json.dumps(program)
+
+    inputs = {}
+    for name, path in (channels or {}).items():
+        shutil.copytree(Path(path), root / "input" / "data" / name)
+        inputs[name] = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
+
+    names = list(hosts) or [host]
+    resources = {
+        "current_host": host,
+        "hosts": names,
+        "current_group_name": "homogeneousCluster",
+        "instance_groups": [
+            {"instance_group_name": "homogeneousCluster", "instance_type": "local", "hosts": names}
+        ],
+        "network_interface_name": "eth0",
+    }
+    (config / "hyperparameters.json").write_text(json.dumps(encoded, indent=2))
+    (config / "resourceconfig.json").write_text(json.dumps(resources, indent=2))
+    (config / "inputdataconfig.json").write_text(json.dumps(inputs, indent=2))
+    return root
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,63 +94,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", help="comma-separated; defaults to --host")
     args = parser.parse_args(argv)
 
-    root: Path = args.dir
-    config = root / "input" / "config"
-    for path in (
-        root / "model",
-        root / "output",
-        root / "code",
-        root / "input" / "data",
-    ):
-        if path.exists():
-            shutil.rmtree(path)
-    for path in (
-        config,
-        root / "model",
-        root / "output" / "data",
-        root / "checkpoints",
-    ):
-        path.mkdir(parents=True, exist_ok=True)
-
     hyperparameters = {}
     for item in args.hyperparameter:
         key, sep, value = item.partition("=")
         if not sep:
             parser.error(f"hyperparameter {item!r} is not KEY=VALUE")
-        hyperparameters[key] = encode(value)
-    if args.source_dir:
-        shutil.copytree(args.source_dir, root / "code")
-    else:
-        (root / "code").mkdir()
-    if args.program:
-        hyperparameters["sagemaker_program"] = json.dumps(args.program)
-
+        hyperparameters[key] = decode(value)
     channels = {}
     for item in args.channel:
         name, _, path = item.partition("=")
-        shutil.copytree(Path(path), root / "input" / "data" / name)
-        channels[name] = {
-            "TrainingInputMode": "File",
-            "S3DistributionType": "FullyReplicated",
-        }
-
-    hosts = args.hosts.split(",") if args.hosts else [args.host]
-    resources = {
-        "current_host": args.host,
-        "hosts": hosts,
-        "current_group_name": "homogeneousCluster",
-        "instance_groups": [
-            {
-                "instance_group_name": "homogeneousCluster",
-                "instance_type": "local",
-                "hosts": hosts,
-            }
-        ],
-        "network_interface_name": "eth0",
-    }
-    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters, indent=2))
-    (config / "resourceconfig.json").write_text(json.dumps(resources, indent=2))
-    (config / "inputdataconfig.json").write_text(json.dumps(channels, indent=2))
+        channels[name] = Path(path)
+    lay_out(
+        args.dir,
+        hyperparameters,
+        source_dir=args.source_dir,
+        program=args.program,
+        channels=channels,
+        host=args.host,
+        hosts=args.hosts.split(",") if args.hosts else (),
+    )
     return 0
 
 

@@ -8,13 +8,12 @@ SageMaker syncs /opt/ml/checkpoints to S3 and back into the restarted job."""
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from local import example, outputs_check, stop
+from local import example, outputs_check, parse_line, stop
 
 HYPERPARAMETERS = {
     "rl_algorithm": "PPO",
@@ -37,8 +36,8 @@ def main() -> int:
     container = run.container_name()
 
     def interrupt_at_iteration(line: str) -> None:
-        match = re.search(r"\[rl-metrics\] iteration=(\d+)", line)
-        if match and int(match.group(1)) == interrupt_after:
+        metrics = parse_line(line)
+        if metrics and metrics.get("iteration") == interrupt_after:
             print(f"== interrupting the job after iteration {interrupt_after} (docker stop)")
             threading.Thread(target=stop, args=(container,), daemon=True).start()
 

@@ -41,7 +41,9 @@ VARIANTS = {
         "rl_stop_iterations": 6,
     },
 }
-SHORT = {"rl_stop_iterations": 1}
+# No shorter form: both variants train in seconds (20 and 6 iterations of ~1,000 steps), and
+# the short run (the test suite's) must show learning too; it evaluates 10 episodes, not 50.
+SHORT: dict = {}
 # The documented margins: success in at least 90% of 50 unseen episodes, and a mean return at
 # least 50 above the random policy's (random: -200 discrete, about -33 continuous; the envs'
 # "solved" lines are -110 and 90).
@@ -70,14 +72,14 @@ def main() -> int:
             "random_return_mean": round(scores["random_return_mean"], 1),
         }
         run.check(f"{variant}: evaluated in the plain env", scores["episodes"] > 0)
+        run.check(
+            f"{variant}: beats random by >= {MIN_MARGIN:g}",
+            scores["policy_return_mean"] - scores["random_return_mean"] >= MIN_MARGIN,
+        )
         if not run.short:
             run.check(
                 f"{variant}: reaches the goal in >= {MIN_SUCCESS:.0%} of episodes",
                 scores["policy_success_rate"] >= MIN_SUCCESS,
-            )
-            run.check(
-                f"{variant}: beats random by >= {MIN_MARGIN:g}",
-                scores["policy_return_mean"] - scores["random_return_mean"] >= MIN_MARGIN,
             )
     return run.finish()
 

@@ -15,6 +15,7 @@ import pytest
 from test_examples import run_example as run_short_example
 
 from conftest import build_image, read_json
+from sagemaker_rl_container.metrics import parse_log
 
 pytestmark = pytest.mark.docker
 
@@ -83,9 +84,9 @@ def test_coach_batch_rl_learns_from_the_csv_channel_only(coach_image, tmp_path):
     assert header[0] == "episode_id" and "all_action_probabilities" in header
     log = (tmp_path / "job" / "train.log").read_text()
     assert "Batch RL dataset: /opt/ml/input/data/dataset/cartpole_dataset.csv" in log
-    metrics = [line for line in log.splitlines() if line.startswith("[rl-metrics]")]
+    metrics = parse_log(log)
     # It never played to train: no training-phase steps; each iteration logs its OPE.
-    assert metrics and all("timesteps_total=0 " in line and "ope_wis=" in line for line in metrics)
+    assert metrics and all(m.get("timesteps_total") == 0 and "ope_wis" in m for m in metrics)
     assert result["figures"]["evaluation_return"] >= CARTPOLE_RANDOM + 30, result
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, read_json, run_job
+from conftest import ROOT, make_job, read_json, run_job
 
 pytestmark = pytest.mark.docker
 
@@ -51,16 +51,19 @@ def assert_job_outputs(root: Path) -> None:
 def test_cart_pole(image, tmp_path):
     result = run_example("cart-pole", image, tmp_path)
     assert_job_outputs(tmp_path / "job")
-    assert result["figures"]["iterations"] == 2
+    # Learned: the short form stops once it beats random play (~22) by 20, within 10 iterations.
+    assert result["figures"]["mean_return"] >= 22 + 20, result
+    assert result["figures"]["iterations"] <= 10
 
 
 def test_knapsack_custom_env_is_scored_against_greedy(image, tmp_path):
     result = run_example("knapsack", image, tmp_path)
     assert_job_outputs(tmp_path / "job")
     figures = result["figures"]
-    # Greedy on the same items packs a positive value; the policy's score is a real number.
-    assert figures["greedy_value_mean"] > 0
-    assert figures["rl_value_mean"] >= 0
+    # Learned: on the same unseen items, at least half-way from a coin flip per item to greedy.
+    random, greedy = figures["random_value_mean"], figures["greedy_value_mean"]
+    assert greedy > random > 0
+    assert figures["rl_value_mean"] >= random + 0.5 * (greedy - random), figures
     metadata = read_json(tmp_path / "job" / "model" / "metadata.json")
     assert metadata["env"] == "knapsack:Knapsack"
 
@@ -70,10 +73,11 @@ def test_mountain_car_both_variants_are_judged_in_the_plain_env(image, tmp_path)
     for variant in ("discrete", "continuous"):
         assert_job_outputs(tmp_path / variant)
         figures = result["figures"][variant]
-        assert 0.0 <= figures["success_rate"] <= 1.0
         # The plain env's own reward: random never reaches the flag on MountainCar-v0.
         if variant == "discrete":
             assert figures["random_return_mean"] == -200.0
+        # Learned: the policy beats random play in the plain env by the example's margin.
+        assert figures["return_mean"] >= figures["random_return_mean"] + 50, figures
     metadata = read_json(tmp_path / "continuous" / "model" / "metadata.json")
     assert metadata["env_config"]["continuous"] is True
 
@@ -91,6 +95,8 @@ def test_batch_rl_records_a_dataset_then_trains_only_from_the_channel(image, tmp
         metadata = read_json(root / "model" / "metadata.json")
         assert metadata["algorithm"] == name.upper()
         assert result["figures"][name]["iterations"] == 2
+        # Learned from the dataset alone: beats random play (~22) by 20.
+        assert result["figures"][name]["evaluation_return_best"] >= 22 + 20, result["figures"]
     # Continuous actions: CQL from a Pendulum dataset, exported with Box actions.
     assert_job_outputs(tmp_path / "cql")
     metadata = read_json(tmp_path / "cql" / "model" / "metadata.json")
@@ -99,19 +105,7 @@ def test_batch_rl_records_a_dataset_then_trains_only_from_the_channel(image, tmp
 
 
 def test_batch_rl_without_its_channel_fails_with_one_line(image, tmp_path):
-    root = tmp_path / "job"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "tools" / "local_job.py"),
-            str(root),
-            "-p",
-            "rl_algorithm=BC",
-            "-p",
-            "rl_offline_channel=dataset",
-        ],
-        check=True,
-    )
+    root = make_job(tmp_path / "job", {"rl_algorithm": "BC", "rl_offline_channel": "dataset"})
     result = run_job(image, root)
     assert result.returncode == 1
     assert "dataset" in result.failure and "\n" not in result.failure.strip()

@@ -12,6 +12,7 @@ import signal
 import time
 from pathlib import Path
 
+import containers
 import pytest
 
 from conftest import (
@@ -89,6 +90,13 @@ def test_clipped_ppo_reaches_its_evaluation_target_and_exports(coach_image, tmp_
         returns = [play_cartpole(url, seed) for seed in range(3)]
     # A random policy averages ~22 on CartPole; Coach evaluated this one at >= 195.
     assert sum(returns) / len(returns) >= 150, returns
+    # The serve-only image for the framework serves the same export, read-only, as uid 1000.
+    serve_only = build_image(f"serve-{framework}-cpu")
+    with serving_container(serve_only, root / "model", docker_args=("--read-only",)) as url:
+        again = post_json(url, {"instances": observations})
+    assert again["actions"] == answer["actions"]
+    again_probabilities = [p for row in again["predictions"] for p in row["action_probs"]]
+    assert again_probabilities == pytest.approx(served, abs=1e-5)
 
 
 def play_cartpole(url: str, seed: int) -> float:
@@ -290,7 +298,7 @@ def test_resume_after_sigterm_continues_from_the_checkpoint(coach_image, tmp_pat
     _, image = coach_image
     long_run = {"rl.improve_steps:EnvironmentSteps": "100000"}
     root = coach_job(tmp_path / "job", "preset-cartpole-dqn", **long_run)
-    name = f"sagemaker-rl-test-coach-stop-{int(time.time())}"
+    name = containers.unique_name("sagemaker-rl-test-coach-stop")
     docker(
         "run", "-d", "--name", name, "--hostname", "algo-1", "-v", f"{root}:/opt/ml", image, "train"
     )

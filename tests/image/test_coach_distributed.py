@@ -8,11 +8,10 @@ import contextlib
 import re
 import signal
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+import containers
 import pytest
 
 from conftest import ROOT, JobResult, build_image, docker, make_job, read_json, run_job
@@ -49,63 +48,24 @@ def mxnet_image() -> str:
     return build_image("coach-mxnet-cpu")
 
 
-@dataclass
-class Host:
-    name: str
-    container: str
-    root: Path
-
-    def logs(self) -> str:
-        # Coach prints to stdout, the job's own logging goes to stderr: both, as SageMaker shows.
-        logs = docker("logs", self.container, check=False, timeout=60)
-        return logs.stdout + logs.stderr
-
-    def wait(self, timeout: float) -> int:
-        result = docker("wait", self.container, timeout=timeout)
-        return int(result.stdout.strip())
-
-    def result(self) -> JobResult:
-        code = int(docker("inspect", "-f", "{{.State.ExitCode}}", self.container).stdout)
-        return JobResult(code, self.logs(), self.root)
-
-
 @contextlib.contextmanager
 def cluster(
     image: str,
     tmp_path: Path,
     hyperparameters: dict[str, str],
     roots: dict[str, Path] | None = None,
-) -> Iterator[dict[str, Host]]:
-    """Both hosts started on a network of their own; removed afterwards."""
-    tag = uuid.uuid4().hex[:8]
-    network = f"sagemaker-rl-test-{tag}"
-    docker("network", "create", network)
-    started: dict[str, Host] = {}
-    try:
-        for host in HOSTS:
-            root = (roots or {}).get(host) or make_job(
-                tmp_path / host, hyperparameters, source_dir=SOURCES, host=host, hosts=HOSTS
-            )
-            container = f"{network}-{host}"
-            docker(
-                "run", "-d", "--name", container, "--hostname", host, "--network", network,
-                "--network-alias", host, "-v", f"{root}:/opt/ml", image, "train",
-            )  # fmt: skip
-            started[host] = Host(host, container, root)
-        yield started
-    finally:
-        for host in started.values():
-            docker("rm", "-f", host.container, check=False)
-        docker("network", "rm", network, check=False)
+) -> Iterator[dict[str, containers.Host]]:
+    """Both hosts started on a network of their own (tools/containers.py); removed afterwards."""
+    roots = roots or {
+        host: make_job(tmp_path / host, hyperparameters, source_dir=SOURCES, host=host, hosts=HOSTS)
+        for host in HOSTS
+    }
+    with containers.hosts(image, [roots[host] for host in HOSTS]) as job:
+        yield job.hosts
 
 
-def wait_for_log(host: Host, needle: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while needle not in host.logs():
-        running = docker("inspect", "-f", "{{.State.Running}}", host.container).stdout.strip()
-        assert running == "true", f"{host.name} exited before '{needle}':\n{host.logs()[-3000:]}"
-        assert time.monotonic() < deadline, f"no '{needle}' in {host.name}:\n{host.logs()[-3000:]}"
-        time.sleep(0.5)
+def result_of(host: containers.Host) -> JobResult:
+    return JobResult(host.exit_code(), host.logs(), host.root)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +84,7 @@ def test_clipped_ppo_trains_with_rollouts_on_both_hosts(request, tmp_path, frame
         head, worker = hosts["algo-1"], hosts["algo-2"]
         assert head.wait(timeout=600) == 0, head.logs()[-4000:]
         assert worker.wait(timeout=120) == 0, worker.logs()[-4000:]
-        result = head.result()
+        result = result_of(head)
     assert result.succeeded
     assert "Distributed Coach ready: 2 rollout workers on 2 hosts (algo-1, algo-2)" in result.log
     # Every iteration's episodes came from both hosts' rollout workers.
@@ -169,7 +129,7 @@ def test_a_worker_host_killed_mid_run_fails_the_job_with_one_line(coach_image, t
     hyperparameters = {**LONG_DQN, "rl_checkpoint_frequency": "0"}
     with cluster(coach_image, tmp_path, hyperparameters) as hosts:
         head, worker = hosts["algo-1"], hosts["algo-2"]
-        wait_for_log(head, "Iteration 2:", timeout=300)
+        head.wait_for_log("Iteration 2:", timeout=300)
         docker("kill", worker.container)
         killed = time.monotonic()
         assert head.wait(timeout=120) == 1, head.logs()[-4000:]
@@ -187,7 +147,7 @@ def test_a_worker_host_killed_mid_run_fails_the_job_with_one_line(coach_image, t
 def test_sigterm_on_the_head_checkpoints_and_a_restart_resumes(coach_image, tmp_path):
     with cluster(coach_image, tmp_path, LONG_DQN) as hosts:
         head, worker = hosts["algo-1"], hosts["algo-2"]
-        wait_for_log(head, "Iteration 2:", timeout=300)
+        head.wait_for_log("Iteration 2:", timeout=300)
         docker("stop", "--time", "90", head.container, timeout=120)
         assert head.wait(timeout=30) == 128 + signal.SIGTERM, head.logs()[-4000:]
         assert worker.wait(timeout=120) == 1, worker.logs()[-4000:]
@@ -207,7 +167,7 @@ def test_sigterm_on_the_head_checkpoints_and_a_restart_resumes(coach_image, tmp_
         head, worker = hosts["algo-1"], hosts["algo-2"]
         assert head.wait(timeout=600) == 0, head.logs()[-4000:]
         assert worker.wait(timeout=120) == 0, worker.logs()[-4000:]
-        result = head.result()
+        result = result_of(head)
     assert f"Resumed from checkpoint-{stopped_at['iteration']:06d}" in result.log
     metrics = result.metric_lines()
     assert int(metrics[0]["iteration"]) == stopped_at["iteration"] + 1

@@ -31,12 +31,14 @@ def test_torch_cuda_image_carries_the_cuda_build(torch_cuda_image):
         " torch.cuda.is_available()]))",
     ).stdout
     version, cuda, available = json.loads(out.strip().splitlines()[-1])
-    assert version.startswith("2.13.0") and "+cpu" not in version and cuda == "13.0"
+    expected = matrix_get("ray-pytorch-cuda", "framework_version")
+    cuda_version = matrix_get("ray-pytorch-cuda", "cuda_version")
+    assert version.startswith(expected) and "+cpu" not in version and cuda == cuda_version
     assert available is False  # no GPU here
     env = docker("inspect", "-f", "{{json .Config.Env}}", torch_cuda_image).stdout
     assert "NVIDIA_VISIBLE_DEVICES=all" in env
     labels = json.loads(docker("inspect", "-f", "{{json .Config.Labels}}", torch_cuda_image).stdout)
-    assert labels["ai.sagemaker-rl.cuda-version"] == "13.0"
+    assert labels["ai.sagemaker-rl.cuda-version"] == cuda_version
 
 
 def test_torch_cuda_image_trains_on_cpu_without_a_gpu(torch_cuda_image, tmp_path):
@@ -57,7 +59,8 @@ def test_tensorflow_cuda_image_builds_and_imports():
         "-c",
         "import tensorflow as tf; print(tf.__version__, tf.test.is_built_with_cuda())",
     ).stdout
-    assert out.strip().splitlines()[-1] == "2.21.0 True"
+    expected = matrix_get("ray-tensorflow-cuda", "framework_version")
+    assert out.strip().splitlines()[-1] == f"{expected} True"
 
 
 def test_coach_tensorflow_cuda_image_builds_and_trains_on_cpu(tmp_path):
@@ -71,7 +74,8 @@ def test_coach_tensorflow_cuda_image_builds_and_trains_on_cpu(tmp_path):
         "-c",
         "import tensorflow as tf; print(tf.__version__, tf.test.is_built_with_cuda())",
     ).stdout
-    assert out.strip().splitlines()[-1] == "2.15.1 True"
+    expected = matrix_get("coach-tensorflow-cuda", "framework_version")
+    assert out.strip().splitlines()[-1] == f"{expected} True"
     root = make_job(
         tmp_path / "job",
         {"RLCOACH_PRESET": "preset-knapsack-clippedppo"},
@@ -163,7 +167,8 @@ def test_mxnet_cuda_image_carries_the_cuda_build(mxnet_cuda_image):
         " if features.is_enabled(f)], mx.context.num_gpus()]))",
     ).stdout
     version, features, gpus = json.loads(out.strip().splitlines()[-1])
-    assert version == "1.9.1" and features == ["CUDA", "CUDNN", "NCCL"]
+    expected = matrix_get("coach-mxnet-cuda", "framework_version")
+    assert version == expected and features == ["CUDA", "CUDNN", "NCCL"]
     assert gpus == 0  # no GPU here
     env = docker("inspect", "-f", "{{json .Config.Env}}", image).stdout
     assert "NVIDIA_VISIBLE_DEVICES=all" in env

@@ -8,8 +8,8 @@ import re
 import signal
 import subprocess
 import time
-from pathlib import Path
 
+import containers
 import pytest
 
 from conftest import (
@@ -18,6 +18,7 @@ from conftest import (
     STAND_IN_BASE,
     docker,
     make_job,
+    matrix_get,
     post_json,
     read_json,
     run_job,
@@ -43,7 +44,8 @@ def test_zero_code_job_exports_model_and_logs_metrics(image, tmp_path):
         "policy.onnx",
     ]
     meta = read_json(root / "model" / "metadata.json")
-    assert meta["versions"]["ray"] == "2.60.0" and meta["versions"]["python"].startswith("3.11")
+    ray, python = (matrix_get("ray-pytorch-cpu", field) for field in ("toolkit_version", "python"))
+    assert meta["versions"]["ray"] == ray and meta["versions"]["python"].startswith(python)
     assert (root / "checkpoints" / "checkpoint-000002" / "checkpoint.json").exists()
 
 
@@ -71,7 +73,7 @@ def test_docker_stop_checkpoints_and_exits_like_sigterm(image, tmp_path):
         tmp_path / "job",
         {**QUICK_PPO, "rl_stop_iterations": "500", "rl_checkpoint_frequency": "0"},
     )
-    name = f"sagemaker-rl-test-stop-{int(time.time())}"
+    name = containers.unique_name("sagemaker-rl-test-stop")
     docker(
         "run",
         "-d",
@@ -114,7 +116,7 @@ def test_image_commands_and_passthrough(image):
         "-c",
         "import sagemaker_rl_container, ray; print(ray.__version__)",
     ).stdout
-    assert out.strip() == "2.60.0"
+    assert out.strip() == matrix_get("ray-pytorch-cpu", "toolkit_version")
     env = docker("inspect", "-f", "{{json .Config.Env}}", image).stdout
     assert "SAGEMAKER_TRAINING_MODULE=sagemaker_rl_container.training:main" in env
 
@@ -131,27 +133,6 @@ def test_serve_in_container_answers_like_the_exported_policy(image, cartpole_mod
     assert served == expected.tolist()
 
 
-def start_host(image: str, network: str, root: Path, host: str) -> None:
-    docker(
-        "run",
-        "-d",
-        "--name",
-        host,
-        "--hostname",
-        host,
-        "--network",
-        network,
-        "--network-alias",
-        host,
-        "--shm-size",
-        "512m",
-        "-v",
-        f"{root}:/opt/ml",
-        image,
-        "train",
-    )
-
-
 # CartPole-v1's random policy returns ~22 an episode; the two-learner job must reach this.
 LEARNED_RETURN = 100
 DIGESTS = re.compile(r"Learner weights after iteration (\d+) .*?by host\): (.*): (identical|they)")
@@ -162,7 +143,6 @@ def test_two_containers_train_with_a_learner_on_each_and_learn_one_model(image, 
     own /opt/ml and a resourceconfig naming both. The zero-code plan gives each host a
     learner (sizing.py); the learners average their gradients (torch DDP over gloo), so after
     every update both hold the same weights, and the job learns."""
-    network = f"sagemaker-rl-test-{int(time.time())}"
     hosts = ["algo-1", "algo-2"]
     hyperparameters = {
         "rl_stop_mean_return": str(LEARNED_RETURN),
@@ -171,22 +151,13 @@ def test_two_containers_train_with_a_learner_on_each_and_learn_one_model(image, 
         "rl_cluster_timeout": "120",
         "rl.training.train_batch_size_per_learner": "500",
     }
-    roots = {}
-    for host in hosts:
-        roots[host] = make_job(tmp_path / host, hyperparameters, host=host, hosts=hosts)
-    docker("network", "create", network)
-    try:
-        for host in reversed(hosts):  # the worker first: it waits for the head
-            start_host(image, network, roots[host], host)
-        codes = {host: int(docker("wait", host, timeout=600).stdout) for host in hosts}
-        logs = {}
-        for host in hosts:
-            output = docker("logs", host, check=False)
-            logs[host] = output.stdout + output.stderr
-    finally:
-        for host in hosts:
-            docker("rm", "-f", host, check=False)
-        docker("network", "rm", network, check=False)
+    roots = {
+        host: make_job(tmp_path / host, hyperparameters, host=host, hosts=hosts) for host in hosts
+    }
+    # The worker first: it waits for the head.
+    with containers.hosts(image, list(roots.values()), start_order=hosts[::-1]) as job:
+        codes = job.wait(timeout=600)
+        logs = job.logs()
     assert codes == {"algo-1": 0, "algo-2": 0}, logs["algo-1"][-3000:] + logs["algo-2"][-2000:]
     assert "2 learners (data-parallel)" in logs["algo-1"], logs["algo-1"][-3000:]
     digests = DIGESTS.findall(logs["algo-1"])

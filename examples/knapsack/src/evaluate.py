@@ -1,8 +1,9 @@
-"""Score the trained policy against the greedy baseline on the same items.
+"""Score the trained policy against the greedy baseline, and random packing, on the same items.
 
 Runs in the training image over a finished job (`python3 /opt/ml/code/evaluate.py`): loads the
 exported policy from /opt/ml/model as the serving container does, plays `--episodes` seeded
-episodes with it and with the greedy rule, and prints the mean value packed by each as JSON.
+episodes with it, with the greedy rule and with a coin flip per item, and prints the mean value
+packed by each as JSON.
 """
 
 from __future__ import annotations
@@ -43,12 +44,15 @@ def main() -> None:
 
     rl = [play(env, trained, seed) for seed in seeds]
     baseline = [play(env, lambda _: greedy(env), seed) for seed in seeds]
+    coin = np.random.default_rng(0)
+    randomly = [play(env, lambda _: int(coin.integers(2)), seed) for seed in seeds]
     print(
         json.dumps(
             {
                 "episodes": args.episodes,
                 "rl_value_mean": float(np.mean(rl)),
                 "greedy_value_mean": float(np.mean(baseline)),
+                "random_value_mean": float(np.mean(randomly)),
             }
         )
     )
