@@ -5,7 +5,8 @@
 #   make examples         every example at full length; writes examples/RESULTS.md
 #   make test             the default test suite (unit, in-process training, Docker image)
 #   make test-cuda        build the CUDA variants and check them without a GPU (slow)
-#   make test-faults      SIGTERM at random moments + the bad-input catalogue; writes tests/faults/RESULTS.md
+#   make test-fast        the default suite without its Docker tests
+#   make test-faults      SIGTERM and SIGKILL at random moments, then restarts; writes tests/faults/RESULTS.md
 #   make test-catalogue   every preset and algorithm: train, export, serve; writes tests/catalogue/RESULTS.md
 #   make lint             ruff, hadolint on every Dockerfile, matrix and docs drift checks
 #   make docs             regenerate docs/hyperparameters.md from the config models
@@ -144,11 +145,17 @@ metric-definitions: venv
 	@$(VENV)/bin/sagemaker-rl metric-definitions
 
 # ---- tests and checks -------------------------------------------------------------------
+# The default suite's marker expression is pytest.ini's (plain `pytest` selects the same). A -m
+# on the command line replaces it rather than adding to it, so each target states its whole
+# expression (tests/unit/test_make_targets.py checks what each one collects).
+DEFAULT_MARKERS = $(or $(shell sed -n 's/^addopts *=.* -m "\([^"]*\)".*/\1/p' pytest.ini),\
+    $(error pytest.ini's addopts has no -m "..." expression))
+
 .PHONY: test
 test: venv
 	@echo "== Docker engine: $$($(DOCKER) version -f '{{.Server.Version}}')"
 	WHEELHOUSE="$(WHEELHOUSE)" TORCH_INDEX_URL="$(TORCH_INDEX_URL)" \
-	    $(VENV)/bin/pytest $(PYTEST_ARGS)
+	    $(VENV)/bin/pytest -m "$(DEFAULT_MARKERS)" $(PYTEST_ARGS)
 
 .PHONY: test-cuda
 test-cuda: venv
@@ -165,7 +172,7 @@ test-catalogue: venv
 
 .PHONY: test-fast
 test-fast: venv
-	$(VENV)/bin/pytest -m "not docker" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not docker and ($(DEFAULT_MARKERS))" $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: venv
