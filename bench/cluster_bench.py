@@ -14,125 +14,47 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from figures import Figure, report
-from startup_bench import cpu_seconds
+from measure import containers, cpu_seconds, layout
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCKER = str(ROOT / "tools" / "docker")
 HOSTS = ["algo-1", "algo-2"]
 REPEATS = int(os.environ.get("BENCH_CLUSTER_REPEATS", "3"))
 TARGET_S = 5.0
-
-
-def docker(*args: str, check: bool = True) -> str:
-    """stdout and stderr together (container logs go to both)."""
-    done = subprocess.run([DOCKER, *args], capture_output=True, text=True, check=check)
-    return done.stdout + done.stderr
-
-
 # Formation only: the shortest training that still exports.
 FORMATION_ONLY = {
-    "rl_stop_iterations": "1",
-    "rl.training.train_batch_size_per_learner": "200",
-    "rl.training.minibatch_size": "100",
-    "rl.training.num_epochs": "1",
+    "rl_stop_iterations": 1,
+    "rl.training.train_batch_size_per_learner": 200,
+    "rl.training.minibatch_size": 100,
+    "rl.training.num_epochs": 1,
 }
 
 
-def job_dir(base: Path, host: str, hyperparameters: dict[str, str] = FORMATION_ONLY) -> Path:
-    """`/opt/ml` for `host` of the two-host job (tools/local_job.py)."""
-    root = base / host
-    settings = [arg for name, value in hyperparameters.items() for arg in ("-p", f"{name}={value}")]
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "tools" / "local_job.py"),
-            str(root),
-            "--host",
-            host,
-            "--hosts",
-            ",".join(HOSTS),
-            *settings,
-        ],
-        check=True,
-    )
-    return root
-
-
-def start_hosts(
-    image: str, roots: dict[str, Path], network: str, extra: list[str]
-) -> dict[str, Path]:
-    """Both hosts' containers, SageMaker local-mode style; returns their cid files."""
-    cidfiles = {host: roots[host].parent / f"{host}.cid" for host in HOSTS}
-    for host in HOSTS:
-        docker(
-            "run",
-            "-d",
-            "--cidfile",
-            str(cidfiles[host]),
-            "--name",
-            host,
-            "--hostname",
-            host,
-            "--network",
-            network,
-            "--shm-size",
-            "512m",
-            "-v",
-            f"{roots[host]}:/opt/ml",
-            *extra,
-            image,
-            "train",
-        )
-    return cidfiles
-
-
-def remove_hosts() -> None:
-    for host in HOSTS:
-        docker("wait", host, check=False)
-        docker("rm", "-f", host, check=False)
-
-
-def once(image: str, base: Path, network: str, extra: list[str]) -> tuple[float, float]:
+def once(image: str, base: Path, extra: list[str]) -> tuple[float, float]:
     """Seconds to the head's ready line, and the CPU seconds both containers used by then."""
-    roots = {host: job_dir(base, host) for host in HOSTS}
-    started = time.monotonic()
-    cidfiles = start_hosts(image, roots, network, extra)
-    try:
+    roots = [layout(base / host, FORMATION_ONLY, host=host, hosts=HOSTS) for host in HOSTS]
+    with containers.hosts(image, roots, docker_args=extra, prefix="sagemaker-rl-bench") as job:
+        head = job.hosts[HOSTS[0]]
         while True:
-            logs = docker("logs", HOSTS[0], check=False)
-            if "Ray cluster ready" in logs:
-                ready = time.monotonic() - started
-                return ready, sum(cpu_seconds(cidfiles[host]) for host in HOSTS)
-            if time.monotonic() - started > 300:
-                raise SystemExit("no cluster after 300 s:\n" + logs[-2000:])
+            if "Ray cluster ready" in head.logs():
+                ready = time.monotonic() - job.started
+                return ready, sum(cpu_seconds(host.id) for host in job.hosts.values())
+            if time.monotonic() - job.started > 300:
+                raise SystemExit("no cluster after 300 s:\n" + head.logs()[-2000:])
             time.sleep(0.1)
-    finally:
-        remove_hosts()
 
 
 def main() -> int:
     image, extra = sys.argv[1], sys.argv[2:]
-    network = f"sagemaker-rl-bench-{int(time.time())}"
-    docker("network", "create", network)
     runs = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for i in range(REPEATS):
-                base = Path(tmp) / str(i)
-                base.mkdir()
-                runs.append(once(image, base, network, extra))
-                print(
-                    f"  run {i + 1}: ready {runs[-1][0]:.2f} s, {runs[-1][1]:.2f} CPU s", flush=True
-                )
-    finally:
-        docker("network", "rm", network, check=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(REPEATS):
+            runs.append(once(image, Path(tmp) / str(i), extra))
+            print(f"  run {i + 1}: ready {runs[-1][0]:.2f} s, {runs[-1][1]:.2f} CPU s", flush=True)
     times, cpu = [run[0] for run in runs], [run[1] for run in runs]
     print(f"\ncluster formation, 2 containers ({REPEATS} runs)")
     report(

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from figures import Figure, report
+from measure import DOCKER
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCKER = str(ROOT / "tools" / "docker")
 SIZE_TARGET = 1.15
 REBUILD_TARGET_S = 20.0
 

@@ -28,8 +28,7 @@ import tempfile
 from pathlib import Path
 
 from figures import ROOT, Figure, report
-from peer_bench import peer_python
-from training_bench import in_image, layout, metrics
+from measure import in_image, layout, metrics, peer_python
 
 PAIRS = int(os.environ.get("BENCH_MATCHED_PAIRS", "3"))
 STEPS = int(os.environ.get("BENCH_MATCHED_STEPS", "30000"))

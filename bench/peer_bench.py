@@ -34,37 +34,13 @@ import time
 from pathlib import Path
 
 from figures import ROOT, Figure, report
-from training_bench import EVAL_EPISODES, SOLVE, in_image, layout, metrics
+from measure import EVAL_EPISODES, SOLVE, in_image, layout, metrics, onnx_return, peer_python
 
 PAIRS = int(os.environ.get("BENCH_PEER_PAIRS", "3"))
 SOLVE_CAP_S = float(os.environ.get("BENCH_SOLVE_CAP_S", "600"))
-PEER_PYTHON = ROOT / "build" / "bench" / "peer-venv" / "bin" / "python"
 THREADS = os.environ.get("BENCH_TORCH_THREADS")
 TARGET_SOLVE = 1.0
 TARGET_THROUGHPUT = None  # each side's own settings: bench/matched_bench.py has the target
-
-
-def onnx_return(path: Path) -> float:
-    """An exported policy.onnx (both sides': input "observations", greedy "actions" out),
-    acting on the same fresh episodes as training_bench's check."""
-    import gymnasium as gym
-    import numpy as np
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(path))
-    env = gym.make("CartPole-v1")
-    returns = []
-    for episode in range(EVAL_EPISODES):
-        observation, _ = env.reset(seed=1000 + episode)
-        total, done = 0.0, False
-        while not done:
-            batch = np.asarray(observation, np.float32)[None]
-            action = int(session.run(["actions"], {"observations": batch})[0][0])
-            observation, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return statistics.mean(returns)
 
 
 def ours(image: str, root: Path) -> dict:
@@ -103,14 +79,6 @@ def peer(python: str, out: Path) -> dict:
         "reached": result["solved"],
         "evaluated": onnx_return(out / "policy.onnx"),
     }
-
-
-def peer_python(argv: list[str]) -> str:
-    """The peer venv's Python: the second argument, else the one `make bench` creates."""
-    python = argv[2] if len(argv) > 2 else str(PEER_PYTHON)
-    if not Path(python).exists():
-        sys.exit(f"{python} does not exist (make bench creates the peer venv)")
-    return python
 
 
 def main() -> int:

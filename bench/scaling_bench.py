@@ -15,13 +15,7 @@ on 1-8 hosts of a named instance type, sized by ray_rllib/sizing.py:
   16 times as many (the bandwidth), between two containers of the image on one Docker network
   (torch.distributed, as the learners' DDP runs it).
 
-Prediction, per iteration (RLlib's PPO samples, then updates, one after the other):
-sampling = steps per runner / the runner's rate (runners work in parallel), plus REMOTE_CALL_S
-for gathering the runners' samples; learner = a + b * batch per learner, plus, with several
-learners, one ring all-reduce per minibatch update: 2 (L - 1) alpha + 2 (L - 1) / L * bytes /
-bandwidth for L learners (the instance's network bandwidth between hosts, this machine's
-between learners of one host); throughput = batch / (sampling + learner); scaling efficiency
-at H hosts = throughput(H) / (H * throughput(1)).
+The prediction is bench/scaling_model.py's (the model of docs/scaling.md).
 
 The model's one check: with `--image`, a zero-code PPO job on two hosts (two containers on one
 Docker network, as bench/cluster_bench.py forms them, a learner on each) trains, and its env
@@ -39,59 +33,36 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import math
 import os
 import re
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from allreduce import allreduce_between_containers
 from figures import Figure, report
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "entrypoint", "src"))
-from sagemaker_rl_container.ray_rllib.sizing import plan
+from measure import containers, layout, metrics
+from scaling_model import (
+    ENVS_PER_RUNNER,
+    EPOCHS,
+    INSTANCES,
+    MINIBATCH,
+    Rates,
+    efficiency_at,
+    predict,
+    prediction_table,
+    write_model,
+)
 
 ITERATIONS = int(os.environ.get("BENCH_SCALING_ITERATIONS", "5"))
 BATCHES = (1000, 4000)
-ENVS_PER_RUNNER = 8
-ZERO_CODE_BATCH = 1000
-EPOCHS, MINIBATCH = 10, 256
-REMOTE_CALL_S = 0.01  # assumed: gathering samples from all runners, per iteration
-ALLREDUCE_CALLS = 300
 TINY_ALLREDUCE = 1024  # floats: an all-reduce this small measures the per-step latency alone
-# The named instance types: vCPUs, and the network bandwidth the model gives the all-reduce
-# between hosts (Gbit/s). AWS states c5.4xlarge "up to 10"; the model takes the sustained
-# baseline of such instances, half of that, not the burst.
-INSTANCES = {"ml.c5.4xlarge": (16, 5.0), "ml.c5.9xlarge": (36, 12.0)}
 TARGET_EFFICIENCY = 0.7
 # All-reduce latencies (s per ring step) the efficiency is also given for: the measured one
 # is this 2-vCPU VM's, where a quarter of the calls or more wait up to a 4 ms tick.
 SENSITIVITY_ALPHAS = (50e-6, 100e-6, 200e-6)
-
-
-@dataclass(frozen=True)
-class Rates:
-    runner: float  # env steps/s of one runner
-    a: float  # learner: a + b * batch per learner (s)
-    b: float
-    params: int  # the policy's trainable parameters: floats each all-reduce sums
-    alpha: float = 0.0  # all-reduce: seconds per ring step (the median's)
-    local_bandwidth: float = math.inf  # bytes/s between two containers here
-    alphas: tuple[float, float] = (0.0, 0.0)  # the quartiles'
-
-    def with_alpha(self, alpha: float) -> Rates:
-        return Rates(self.runner, self.a, self.b, self.params, alpha, self.local_bandwidth)
-
-    def allreduce(self, learners: int, bandwidth: float) -> float:
-        """One ring all-reduce of the policy's gradients among `learners`."""
-        if learners < 2:
-            return 0.0
-        steps = 2 * (learners - 1)
-        return steps * self.alpha + steps / learners * 4 * self.params / bandwidth
 
 
 def measure(batch: int) -> tuple[list[float], list[float], int]:
@@ -140,124 +111,19 @@ def measure(batch: int) -> tuple[list[float], list[float], int]:
     return rates, [max(0.0, whole - sampled / rate) for whole, sampled in iterations], params
 
 
-def predict(
-    vcpus: int,
-    hosts: int,
-    rates: Rates,
-    bandwidth: float,
-    shared_cpus: int | None = None,
-) -> dict[str, float]:
-    """The model for `hosts` hosts of `vcpus` each, whose hosts reach each other at
-    `bandwidth` bytes/s; `shared_cpus`: all of them run on only this many CPUs (the two-host
-    check on this machine), so runners and learners beyond it take turns."""
-    p = plan(vcpus * hosts, 0, ENVS_PER_RUNNER, ZERO_CODE_BATCH, hosts=hosts)
-    learners = max(1, p.num_learners)
-    per_learner = p.train_batch_size_per_learner or ZERO_CODE_BATCH
-    batch = per_learner * learners
-    per_runner = batch / max(1, p.num_env_runners)
-    runner_turns = max(1.0, p.num_env_runners / shared_cpus) if shared_cpus else 1.0
-    learner_turns = max(1.0, learners / shared_cpus) if shared_cpus else 1.0
-    sampling = per_runner / rates.runner * runner_turns
-    sampling += REMOTE_CALL_S if p.num_env_runners else 0.0
-    updates = EPOCHS * math.ceil(per_learner / MINIBATCH)
-    between = rates.local_bandwidth if hosts == 1 else bandwidth
-    allreduce = updates * rates.allreduce(p.num_learners, between)
-    learner = (rates.a + rates.b * per_learner) * learner_turns + allreduce
-    return {
-        "runners": p.num_env_runners,
-        "learners": p.num_learners,
-        "batch": batch,
-        "sampling": sampling,
-        "learner": learner,
-        "allreduce": allreduce,
-        "throughput": batch / (sampling + learner),
-    }
-
-
-ALLREDUCE_PROGRAM = """
-import json, os, sys, time
-import torch, torch.distributed as dist
-torch.set_num_threads(1)
-# An idle-priority spinner keeps this VM's vCPU from sleeping while the rank waits: waking it
-# cost up to a 4 ms tick here, which a dedicated host's vCPU need not pay.
-if os.environ.get("KEEP_AWAKE") and os.fork() == 0:
-    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    while True:
-        pass
-rank, sizes, calls = int(sys.argv[1]), [int(n) for n in sys.argv[2].split(",")], int(sys.argv[3])
-dist.init_process_group("gloo", init_method="tcp://allreduce-0:29500", rank=rank, world_size=2)
-seconds = {}
-for size in sizes:
-    tensor = torch.ones(size)
-    for _ in range(20):
-        dist.all_reduce(tensor)
-    seconds[size] = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        dist.all_reduce(tensor)
-        seconds[size].append(time.perf_counter() - started)
-dist.barrier()
-if rank == 0:
-    print("ALLREDUCE " + json.dumps(seconds), flush=True)
-dist.barrier()
-dist.destroy_process_group()
-"""
-
-
-def allreduce_between_containers(
-    image: str, sizes: list[int], keep_awake: bool = False
-) -> dict[int, list[float]]:
-    """Seconds of each gloo all-reduce of `sizes` floats between two containers of `image`."""
-    from cluster_bench import docker
-
-    network = f"sagemaker-rl-allreduce-{int(time.time())}"
-    names = ["allreduce-0", "allreduce-1"]
-    docker("network", "create", network)
-    try:
-        for rank in (1, 0):
-            docker(
-                "run", "-d", "--name", names[rank], "--hostname", names[rank],
-                "--network", network, "--network-alias", names[rank],
-                # a CPU each, as each learner has a host of its own: sharing both CPUs, one
-                # rank often waited a 4 ms scheduler tick for the other
-                f"--cpuset-cpus={rank % (os.cpu_count() or 1)}",
-                *(["-e", "KEEP_AWAKE=1"] if keep_awake else []), image,
-                "python", "-c", ALLREDUCE_PROGRAM,
-                str(rank), ",".join(map(str, sizes)), str(ALLREDUCE_CALLS),
-            )  # fmt: skip
-        codes = [docker("wait", name).strip() for name in names]
-        log = docker("logs", names[0], check=False)
-    finally:
-        for name in names:
-            docker("rm", "-f", name, check=False)
-        docker("network", "rm", network, check=False)
-    line = next((row for row in log.splitlines() if row.startswith("ALLREDUCE ")), None)
-    if codes != ["0", "0"] or line is None:
-        raise SystemExit(f"the all-reduce containers failed ({codes}):\n{log[-3000:]}")
-    return {int(size): times for size, times in json.loads(line.split(" ", 1)[1]).items()}
-
-
 def two_host_rates(image: str, iterations: int) -> tuple[list[float], int, int]:
     """Env steps/s of each measured iteration of a zero-code PPO job on two hosts (after two
     warm-up iterations), its env runners and its learners, from the head's log."""
-    from cluster_bench import HOSTS, docker, job_dir, remove_hosts, start_hosts
-    from training_bench import metrics
+    from cluster_bench import HOSTS
 
-    network = f"sagemaker-rl-scaling-{int(time.time())}"
-    docker("network", "create", network)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            stop = {"rl_stop_iterations": str(2 + iterations)}
-            roots = {host: job_dir(Path(tmp), host, stop) for host in HOSTS}
-            start_hosts(image, roots, network, [])
-            try:
-                code = docker("wait", HOSTS[0]).strip()
-                log = docker("logs", HOSTS[0], check=False)
-            finally:
-                remove_hosts()
-    finally:
-        docker("network", "rm", network, check=False)
-    if code != "0":
+    with tempfile.TemporaryDirectory() as tmp:
+        stop = {"rl_stop_iterations": 2 + iterations}
+        roots = [layout(Path(tmp) / host, stop, host=host, hosts=HOSTS) for host in HOSTS]
+        with containers.hosts(image, roots, prefix="sagemaker-rl-scaling") as job:
+            head = job.hosts[HOSTS[0]]
+            code = head.wait(timeout=1800)
+            log = head.logs()
+    if code != 0:
         raise SystemExit(f"the two-host job failed (exit {code}):\n{log[-3000:]}")
     runners = re.search(r"with \w+, (\d+) env runners", log)
     learners = re.search(r"env runners, (\d+) learners", log)
@@ -354,68 +220,6 @@ def main() -> int:
     check = check_on_two_hosts(args.image, rates)
     write_model(args.instance, rates, bandwidth, efficiency, check)
     return 0
-
-
-MODEL_FILE = Path(__file__).with_name("SCALING.md")
-
-
-def write_model(
-    instance: str, rates: Rates, bandwidth: float, efficiency: dict[float, float], check: str
-) -> None:
-    """bench/SCALING.md: the prediction of this run, from its own rates (docs/scaling.md)."""
-    vcpus, gbits = INSTANCES[instance]
-    sensitivity = "\n".join(
-        f"| {alpha * 1e6:.0f} | {value:.2f} |" for alpha, value in sorted(efficiency.items())
-    )
-    MODEL_FILE.write_text(
-        f"""# Scaling model: zero-code PPO on 1-8 hosts of {instance}
-
-Written by `bench/scaling_bench.py {instance} --image IMAGE` (`make bench`) on
-{time.strftime("%Y-%m-%d")}, {os.cpu_count()} CPUs here; the model is docs/scaling.md's.
-
-Rates of this run (medians): one env runner samples {rates.runner:.0f} env steps/s; a learner
-(one torch thread) updates in {rates.a:.3f} s + {rates.b * 1000:.3f} s per 1,000 steps of its
-batch; a gloo all-reduce between two containers costs {rates.alpha * 1e6:.0f} us per ring step
-(quartiles {rates.alphas[0] * 1e6:.0f}-{rates.alphas[1] * 1e6:.0f} us) plus
-{4 * rates.params / 1e6:.3f} MB ({rates.params} float32 gradients) at
-{rates.local_bandwidth / 1e9:.2f} GB/s here; between hosts the model gives it {gbits:g} Gbit/s.
-Env runners, learners and batch: ray_rllib/sizing.py for {vcpus} vCPUs per host.
-
-{prediction_table(vcpus, rates, bandwidth)}
-
-Efficiency at 8 hosts for other all-reduce latencies (the rest of the rates as above):
-
-| latency per ring step (us) | scaling efficiency, 8 hosts |
-| --- | --- |
-{sensitivity}
-
-The model's check on this machine: {check}.
-"""
-    )
-    print(f"wrote {MODEL_FILE}")
-
-
-def efficiency_at(vcpus: int, hosts: int, rates: Rates, bandwidth: float) -> float:
-    one, many = (predict(vcpus, count, rates, bandwidth) for count in (1, hosts))
-    return many["throughput"] / (hosts * one["throughput"])
-
-
-def prediction_table(vcpus: int, rates: Rates, bandwidth: float) -> str:
-    rows = [
-        "| hosts | env runners | learners | batch | sampling (s) | learner (s) | of which "
-        "all-reduce (s) | env steps/s | scaling efficiency |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    one = predict(vcpus, 1, rates, bandwidth)["throughput"]
-    for hosts in range(1, 9):
-        p = predict(vcpus, hosts, rates, bandwidth)
-        learners = p["learners"] or "1 (driver)"
-        rows.append(
-            f"| {hosts} | {p['runners']} | {learners} | {p['batch']} | {p['sampling']:.2f} | "
-            f"{p['learner']:.2f} | {p['allreduce']:.2f} | {p['throughput']:.0f} | "
-            f"{p['throughput'] / (hosts * one):.2f} |"
-        )
-    return "\n".join(rows)
 
 
 def measure_allreduce(image: str, rates: Rates) -> Rates:

@@ -16,73 +16,23 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from figures import Figure, report
+from measure import DOCKER, WRK_SCRIPT, containers, free_port, serving_model, wait_for_ping, wrk
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-DOCKER = str(ROOT / "tools" / "docker")
 TARGET_P50_MS = 0.6
 TARGET_RPS = 5000
 DURATION_S = int(os.environ.get("BENCH_SERVE_DURATION_S", "10"))
 REPEATS = int(os.environ.get("BENCH_SERVE_REPEATS", "3"))
-
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '[0.01, -0.02, 0.03, 0.04]'
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT p50_us=%d p99_us=%d requests=%d errors=%d duration_us=%d\\n",
-    latency:percentile(50), latency:percentile(99), summary.requests,
-    summary.errors.status + summary.errors.connect + summary.errors.read
-      + summary.errors.write + summary.errors.timeout, summary.duration))
-end
-"""
-
-
-def train_model(base: Path) -> None:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import QUICK_PPO, make_job, run_train
-
-    make_job(base, {**QUICK_PPO, "rl_stop_iterations": "2"})
-    result = run_train(base)
-    if result.returncode != 0:
-        sys.exit(f"training the benchmark model failed:\n{result.log[-2000:]}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wrk(port: int, script: Path, threads: int, connections: int) -> dict[str, int]:
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{DURATION_S}s",
-            "-s",
-            str(script),
-            f"http://127.0.0.1:{port}/invocations",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    fields = re.search(r"RESULT (.*)", out)[1]
-    return {key: int(value) for key, value in (f.split("=") for f in fields.split())}
 
 
 def in_process_us(model: Path) -> list[float]:
@@ -108,7 +58,7 @@ class Container:
     """`serve` in the image, its port 8080 published on a loopback port of this machine."""
 
     def __init__(self, image: str, model_dir: Path, port: int) -> None:
-        self.name = f"serve-bench-{port}"
+        self.name = containers.unique_name(f"serve-bench-{port}")
         publish = ["-p", f"127.0.0.1:{port}:8080", "-v", f"{model_dir}:/opt/ml/model:ro"]
         subprocess.run(
             [DOCKER, "run", "-d", "--rm", "--name", self.name, *publish, image, "serve"],
@@ -131,9 +81,7 @@ def main() -> int:
     image = None if sys.argv[1] == "--venv" else sys.argv[1]
     work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     base = Path(sys.argv[2]) if len(sys.argv) > 2 else work / "job"
-    if not (base / "model" / "policy.onnx").exists():
-        print("training a CartPole policy to serve ...", flush=True)
-        train_model(base)
+    serving_model(base)
     port = free_port()
     if image:
         server = Container(image, base / "model", port)
@@ -148,19 +96,17 @@ def main() -> int:
         )
         where = "this venv"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    sys.exit("serve did not come up")
-                time.sleep(0.2)
+        wait_for_ping(port)
         script = work / "post.lua"
         script.write_text(WRK_SCRIPT)
-        latency = [wrk(port, script, threads=1, connections=1) for _ in range(REPEATS)]
-        load = [wrk(port, script, threads=2, connections=32) for _ in range(REPEATS)]
+        latency = [
+            wrk(port, script, threads=1, connections=1, duration_s=DURATION_S)
+            for _ in range(REPEATS)
+        ]
+        load = [
+            wrk(port, script, threads=2, connections=32, duration_s=DURATION_S)
+            for _ in range(REPEATS)
+        ]
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 
 from figures import Figure, report
-from training_bench import DOCKER, layout, metrics
+from measure import DOCKER, cpu_seconds, layout, metrics
 
 REPEATS = int(os.environ.get("BENCH_STARTUP_REPEATS", "5"))
 MARKS = {
@@ -75,20 +75,6 @@ PROCESS_KINDS = (
 )
 STAMP = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),(\d{3})")
 JOB = {"rl_algorithm": "PPO", "rl_env": "CartPole-v1", "rl_stop_iterations": 1}
-
-
-def cpu_seconds(cidfile: Path) -> float:
-    """CPU time used so far by the container's processes (cgroup v1 or v2), NaN if unknown."""
-    try:
-        cid = cidfile.read_text().strip()
-        v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
-        if v1.exists():
-            return int(v1.read_text()) / 1e9
-        v2 = Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat")
-        usage = dict(line.split() for line in v2.read_text().splitlines())
-        return int(usage["usage_usec"]) / 1e6
-    except (OSError, ValueError, KeyError):
-        return math.nan
 
 
 def seconds_after(
@@ -172,7 +158,7 @@ def once(image: str, root: Path, extra: list[str], profile: bool) -> dict[str, f
         for mark, text in MARKS.items():
             if mark not in seen and text in line:
                 seen[mark] = time.monotonic() - started
-                seen[f"{mark} cpu"] = cpu_seconds(cidfile)
+                seen[f"{mark} cpu"] = cpu_seconds(cidfile.read_text().strip())
                 if mark == "iteration" and profile:
                     cpu = process_cpu(cidfile.read_text().strip())
     proc.wait()

@@ -23,27 +23,31 @@ not solved by then stops, and its time is a lower bound, said so in the output).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from figures import ROOT, Figure, report
+from measure import (
+    EVAL_EPISODES,
+    SOLVE,
+    in_image,
+    in_venv,
+    layout,
+    metrics,
+    served_policy_return,
+    timed,
+)
 
-DOCKER = str(ROOT / "tools" / "docker")
-VENV_BIN = Path(sys.executable).parent
 SOLVE_REPEATS = int(os.environ.get("BENCH_SOLVE_REPEATS", "3"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 CONTAINER_REPEATS = int(os.environ.get("BENCH_CONTAINER_REPEATS", "5"))
 SOLVE_CAP_S = float(os.environ.get("BENCH_SOLVE_CAP_S", "1500"))
 
-SOLVE = {"rl_algorithm": "PPO", "rl_env": "CartPole-v1", "rl_stop_mean_return": 450}
 SAGEMAKER_EXAMPLE = {
     "rl.training.train_batch_size_per_learner": 25000,
     "rl.training.num_epochs": 20,
@@ -53,79 +57,14 @@ SAGEMAKER_EXAMPLE = {
     # The example does not vectorise: RLlib's default, not this image's zero-code 8.
     "rl.env_runners.num_envs_per_env_runner": 1,
 }
-EVAL_EPISODES = 20
 # Long enough (~20,000 env steps, ~8 s of sampling here) that start-up jitter does not swamp
 # the rate: 5 iterations of 1,000 steps gave ratios from 0.77 to 1.09 in one run.
 FIXED_WORK = {"rl_algorithm": "PPO", "rl_env": "CartPole-v1", "rl_stop_iterations": 20}
 
-_spec = importlib.util.spec_from_file_location("local_job", ROOT / "tools" / "local_job.py")
-local_job = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(local_job)
-
-
-def layout(root: Path, hyperparameters: dict) -> Path:
-    if root.exists():
-        shutil.rmtree(root)
-    args = [str(root)]
-    for key, value in hyperparameters.items():
-        args += ["-p", f"{key}={json.dumps(value)}"]
-    local_job.main(args)
-    return root
-
-
-def metrics(log: str) -> list[dict[str, float]]:
-    rows = []
-    for line in log.splitlines():
-        if "[rl-metrics]" in line:
-            fields = line.split("[rl-metrics]", 1)[1].split()
-            rows.append({k: float(v) for k, v in (field.split("=", 1) for field in fields)})
-    return rows
-
-
-def in_image(image: str, root: Path, extra: tuple[str, ...] = ()) -> tuple[float, str]:
-    """Seconds from `docker run` (with `extra` arguments) to the container's exit, and its log."""
-    command = [DOCKER, "run", "--rm", "--hostname", "algo-1", "-v", f"{root}:/opt/ml", *extra]
-    started = time.monotonic()
-    proc = subprocess.run(
-        [*command, image, "train"],
-        capture_output=True,
-        text=True,
-    )
-    elapsed = time.monotonic() - started
-    if proc.returncode != 0:
-        sys.exit(f"training in {image} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
-    return elapsed, proc.stdout + proc.stderr
-
-
-def in_venv(root: Path, until: str | None = None) -> tuple[float, str]:
-    """`sagemaker-rl train` in this venv on `root`; seconds to exit (or to the first line
-    containing `until`, after which the job is stopped)."""
-    env = dict(os.environ, SAGEMAKER_BASE_DIR=str(root))
-    return _timed([str(VENV_BIN / "sagemaker-rl"), "train"], env, until)
-
 
 def bare(settings: dict) -> tuple[float, str]:
     command = [sys.executable, str(ROOT / "bench" / "bare_rllib.py"), json.dumps(settings)]
-    return _timed(command, dict(os.environ), "first-iteration")
-
-
-def _timed(command: list[str], env: dict, until: str | None) -> tuple[float, str]:
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines = []
-    elapsed = None
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line)
-        if until and elapsed is None and until in line:
-            elapsed = time.monotonic() - started
-    proc.wait()
-    log = "".join(lines)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(command[:2])} failed:\n{log[-3000:]}")
-    return (elapsed if elapsed is not None else time.monotonic() - started), log
+    return timed(command, dict(os.environ), "first-iteration")
 
 
 def zero_code_settings() -> dict:
@@ -148,28 +87,6 @@ def zero_code_settings() -> dict:
     }
 
 
-def exported_policy_return(model_dir: Path) -> float:
-    """Mean return of the exported policy (greedy actions, as served) on fresh CartPole-v1
-    episodes: the job's own stop condition averages the few episodes of its last iteration."""
-    import gymnasium as gym
-
-    from sagemaker_rl_container.serving.load import load_policy
-
-    policy = load_policy(model_dir)
-    env = gym.make("CartPole-v1")
-    returns = []
-    for episode in range(EVAL_EPISODES):
-        observation, _ = env.reset(seed=1000 + episode)
-        total, done = 0.0, False
-        while not done:
-            action = int(policy.predict(observation).outputs["actions"][0])
-            observation, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return statistics.mean(returns)
-
-
 def time_to_solve(image: str, work: Path) -> None:
     print(f"\ntime to solve CartPole-v1 (mean return >= 450) in {image}, docker run -> exported")
     runs: dict[str, list[float]] = {"ours": [], "sagemaker example": []}
@@ -184,7 +101,7 @@ def time_to_solve(image: str, work: Path) -> None:
             root = layout(work / f"solve-{attempt}-{name.replace(' ', '-')}", hyperparameters)
             seconds, _ = in_image(image, root)
             training = json.loads((root / "model" / "metadata.json").read_text())["training"]
-            evaluated = exported_policy_return(root / "model")
+            evaluated = served_policy_return(root / "model")
             # the mean the job's stop compared: its last 10 or more episodes
             reached = (training["recent_episode_return_mean"] or 0) >= 450
             capped[name] += not reached
