@@ -63,3 +63,18 @@ def test_every_relative_link_resolves(doc):
         assert resolved.exists(), f"{doc.name}: {target} does not exist"
         if anchor and resolved.suffix == ".md":
             assert anchor in anchors(resolved), f"{doc.name}: no heading for #{anchor}"
+
+
+def test_the_architecture_drawing_names_every_module_that_exists_and_no_other():
+    text = (ROOT / "docs" / "development.md").read_text()
+    section = text.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    drawing = section.split("```", 2)[1]
+    named = set(re.findall(r"\b(sagemaker_rl(?:_container)?/[\w/]*\w\.py)\b", drawing))
+    source = ROOT / "entrypoint" / "src"
+    modules = {
+        str(path.relative_to(source))
+        for package in ("sagemaker_rl_container", "sagemaker_rl")
+        for path in (source / package).rglob("*.py")
+    }
+    assert sorted(named - modules) == [], "the drawing names modules that are gone"
+    assert sorted(modules - named) == [], "modules missing from the drawing"
