@@ -358,3 +358,131 @@ def test_the_bind_address_can_be_one_interface(cartpole_model, tmp_path):
             pass
     finally:
         srv.stop()
+
+
+# ---- what a batch transform sends (split_type="Line", SingleRecord or MultiRecord) ---------
+
+
+def expected_actions(server, observations: np.ndarray) -> list:
+    status, _, body = server.post_json(observations.tolist())
+    assert status == 200, body
+    return json.loads(body)["actions"]
+
+
+def test_json_lines_get_one_answer_line_per_record(server):
+    observations = cartpole_observations(6)
+    expected = expected_actions(server, observations)
+    lines = b"".join(json.dumps(row).encode() + b"\n" for row in observations.tolist())
+    for content_type in ("application/jsonlines", "application/json"):
+        # A MultiRecord batch of a .jsonl file, whichever type the transform job names.
+        status, _, body = server.request("/invocations", lines, {"Content-Type": content_type})
+        assert status == 200, body
+        assert not body.endswith(b"\n")  # the transform adds one newline per answer
+        assert [json.loads(line)["actions"] for line in body.split(b"\n")] == expected
+    # SingleRecord: one line in, one line out.
+    status, _, body = server.request(
+        "/invocations", lines.split(b"\n")[0] + b"\n", {"Content-Type": "application/jsonlines"}
+    )
+    assert status == 200 and json.loads(body) == {"actions": expected[0]}
+    # Records in other shapes are answered each as if it came alone.
+    mixed = b'{"instances": [0, 0, 0, 0], "include": ["action_probs"]}\n[[0, 0, 0, 0]]\n'
+    status, _, body = server.request(
+        "/invocations", mixed, {"Content-Type": "application/jsonlines"}
+    )
+    first, second = (json.loads(line) for line in body.split(b"\n"))
+    assert set(first) == {"actions", "action_probs"} and len(second["actions"]) == 1
+
+
+def test_a_bad_record_is_named_by_its_line(server):
+    lines = b"[0, 0, 0, 0]\n[0, 0]\n"
+    status, _, body = server.request(
+        "/invocations", lines, {"Content-Type": "application/jsonlines"}
+    )
+    assert status == 400 and json.loads(body)["error"].startswith("record 2: observations shaped")
+    status, _, body = server.request(
+        "/invocations", b"[0, 0, 0, 0]\n{oops\n", {"Content-Type": "application/jsonlines"}
+    )
+    assert status == 400 and json.loads(body)["error"].startswith("line 2 is not valid JSON")
+
+
+def test_csv_records_get_one_row_each_without_a_trailing_newline(server):
+    observations = cartpole_observations(5)
+    expected = expected_actions(server, observations)
+    csv = "".join(",".join(f"{v:.9g}" for v in row) + "\n" for row in observations).encode()
+    status, _, body = server.request("/invocations", csv, {"Content-Type": "text/csv"})
+    assert status == 200 and not body.endswith(b"\n")
+    assert [int(float(row)) for row in body.decode().split("\n")] == expected
+    status, _, body = server.request(
+        "/invocations", csv.split(b"\n")[0] + b"\n", {"Content-Type": "text/csv"}
+    )
+    assert int(float(body)) == expected[0]
+
+
+def test_execution_parameters_answer_as_sagemakers_containers_do(server):
+    status, content_type, body = server.request("/execution-parameters")
+    assert (status, content_type) == (200, "application/json")
+    parameters = json.loads(body)
+    assert set(parameters) == {"MaxConcurrentTransforms", "BatchStrategy", "MaxPayloadInMB"}
+    assert parameters["BatchStrategy"] == "MultiRecord" and parameters["MaxPayloadInMB"] == 6
+    assert parameters["MaxConcurrentTransforms"] >= 1
+
+
+def test_a_body_beyond_max_payload_in_mb_gets_413_and_one_within_it_an_answer(
+    cartpole_model, tmp_path
+):
+    srv = Server(cartpole_model, tmp_path, env={"SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"})
+    try:
+        srv.wait_until_listening()
+        row = b"[0.01, -0.02, 0.03, 0.04]\n"
+        within = row * ((1024 * 1024) // len(row))
+        status, _, body = srv.request(
+            "/invocations", within, {"Content-Type": "application/jsonlines"}
+        )
+        assert status == 200 and body.count(b"\n") == within.count(b"\n") - 1
+        status, _, body = srv.request(
+            "/invocations", within + row, {"Content-Type": "application/jsonlines"}
+        )
+        error = json.loads(body)["error"]
+        assert status == 413 and "the limit is 1 MB (SAGEMAKER_MAX_PAYLOAD_IN_MB)" in error
+        assert (
+            srv.request("/execution-parameters")[2]
+            and json.loads(srv.request("/execution-parameters")[2])["MaxPayloadInMB"] == 1
+        )
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "SAGEMAKER_MODEL_SERVER_WORKERS",
+            "four",
+            "SAGEMAKER_MODEL_SERVER_WORKERS='four' is not an integer",
+        ),
+        (
+            "SAGEMAKER_BIND_TO_PORT",
+            "70000",
+            "SAGEMAKER_BIND_TO_PORT='70000' must be between 1 and 65535",
+        ),
+        ("SAGEMAKER_BATCH_STRATEGY", "ALL", "SAGEMAKER_BATCH_STRATEGY='ALL' is not one of"),
+    ],
+)
+def test_a_bad_serving_setting_stops_serve_with_one_line(
+    cartpole_model, tmp_path, variable, value, message
+):
+    srv = Server(cartpole_model, tmp_path, env={variable: value})
+    assert srv.proc.wait(timeout=60) == 2
+    errors = [line for line in srv.log.read_text().splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and message in errors[0], srv.log.read_text()
+
+
+def test_sigterm_stops_serve_and_its_workers_within_seconds(cartpole_model, tmp_path):
+    # docker stop (and an endpoint's scale-in) sends SIGTERM, then SIGKILL 10 s later.
+    srv = Server(cartpole_model, tmp_path)
+    srv.wait_until_listening()
+    assert srv.request("/ping")[0] == 200
+    started = time.monotonic()
+    srv.proc.terminate()
+    assert srv.proc.wait(timeout=30) == 0
+    assert time.monotonic() - started < 5, srv.log.read_text()[-2000:]

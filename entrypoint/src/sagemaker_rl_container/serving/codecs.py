@@ -1,5 +1,12 @@
 """Request and response bodies in the content types SageMaker's serving containers accept:
-JSON, CSV and NumPy `.npy`.
+JSON, JSON Lines, CSV and NumPy `.npy`.
+
+A batch transform splits its input file by line (`split_type="Line"`) and sends one record per
+request (SingleRecord) or as many as fit its MaxPayloadInMB (MultiRecord), then joins the
+answers with newlines (`assemble_with="Line"`): JSON Lines and CSV bodies hold one record per
+line and are answered with one line per record, without a trailing newline. A JSON body of
+several lines (MultiRecord over a JSON Lines file sent as `application/json`) is read as JSON
+Lines too.
 
 JSON requests also come in TensorFlow Serving's shapes, which old SageMaker RL endpoints (served
 by TF Serving) were called with: rows, `{"instances": [...]}`, answered with a `predictions` list
@@ -21,9 +28,12 @@ import numpy as np
 from sagemaker_rl_container.serving.policy import BadRequest, Prediction
 
 JSON = "application/json"
+JSON_LINES = "application/jsonlines"
 CSV = "text/csv"
 NPY = "application/x-npy"
-CONTENT_TYPES = (JSON, CSV, NPY)
+CONTENT_TYPES = (JSON, JSON_LINES, CSV, NPY)
+# Other names clients use for the same types.
+ALIASES = {"application/x-jsonlines": JSON_LINES, "application/jsonl": JSON_LINES}
 
 
 # TensorFlow Serving's request keys and the answer key each asks for.
@@ -44,40 +54,36 @@ class Request:
     include: set[str] = field(default_factory=set)
     # TensorFlow Serving's shape the request came in ("instances" or "inputs"), if any.
     tf_serving: str | None = None
+    # JSON Lines: one request per line, each answered on its own line.
+    records: tuple[Request, ...] | None = None
 
 
 def media_type(header: str | None, default: str = JSON) -> str:
     """`application/json; charset=utf-8` -> `application/json`."""
     if not header:
         return default
-    return header.split(";", 1)[0].strip().lower()
+    name = header.split(";", 1)[0].strip().lower()
+    return ALIASES.get(name, name)
 
 
 def decode(body: bytes, content_type: str) -> Request:
     """The observations in the body and what the body asks for."""
     if not body:
         raise BadRequest("the request body is empty")
+    if content_type == JSON_LINES:
+        return _decode_lines(body)
     if content_type == JSON:
         try:
             data = json.loads(body, parse_constant=_refuse_constant)
         except RecursionError:
             raise BadRequest("the JSON body is nested too deeply") from None
+        except json.JSONDecodeError as error:
+            if error.msg == "Extra data" and b"\n" in body.strip():
+                return _decode_lines(body)
+            raise BadRequest(f"the body is not valid JSON: {error}") from None
         except (ValueError, UnicodeDecodeError) as error:
             raise BadRequest(f"the body is not valid JSON: {error}") from None
-        if isinstance(data, dict):
-            include = data.get("include", [])
-            if isinstance(include, str):
-                include = [include]
-            if not (isinstance(include, list) and all(isinstance(i, str) for i in include)):
-                raise BadRequest("'include' must be a list of output names, e.g. ['action_probs']")
-            for key in ("instances", "observations", "inputs"):
-                if key in data:
-                    style = key if key in TF_SERVING_ANSWERS else None
-                    return Request(data[key], set(include), style)
-            raise BadRequest(
-                "a JSON object body needs an 'instances' (or 'observations') list of observations"
-            )
-        return Request(data)
+        return _json_request(data)
     if content_type == CSV:
         try:
             rows = np.loadtxt(io.StringIO(body.decode()), delimiter=",", dtype=np.float64, ndmin=2)
@@ -95,6 +101,41 @@ def decode(body: bytes, content_type: str) -> Request:
     raise UnsupportedMediaType(
         f"content type {content_type!r} is not supported; use {', '.join(CONTENT_TYPES)}"
     )
+
+
+def _json_request(data: Any) -> Request:
+    if not isinstance(data, dict):
+        return Request(data)
+    include = data.get("include", [])
+    if isinstance(include, str):
+        include = [include]
+    if not (isinstance(include, list) and all(isinstance(i, str) for i in include)):
+        raise BadRequest("'include' must be a list of output names, e.g. ['action_probs']")
+    for key in ("instances", "observations", "inputs"):
+        if key in data:
+            style = key if key in TF_SERVING_ANSWERS else None
+            return Request(data[key], set(include), style)
+    raise BadRequest(
+        "a JSON object body needs an 'instances' (or 'observations') list of observations"
+    )
+
+
+def _decode_lines(body: bytes) -> Request:
+    records = []
+    for number, line in enumerate(body.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(_json_request(json.loads(line, parse_constant=_refuse_constant)))
+        except RecursionError:
+            raise BadRequest(f"line {number}: the JSON is nested too deeply") from None
+        except BadRequest as error:
+            raise BadRequest(f"line {number}: {error}") from None
+        except (ValueError, UnicodeDecodeError) as error:
+            raise BadRequest(f"line {number} is not valid JSON: {error}") from None
+    if not records:
+        raise BadRequest("the JSON Lines body holds no records")
+    return Request(None, records=tuple(records))
 
 
 def _refuse_constant(name: str) -> Any:
@@ -129,35 +170,77 @@ def accept_type(header: str | None, content_type: str) -> str:
     )
 
 
-def encode(
-    prediction: Prediction, accept: str, shown: set[str], tf_serving: str | None = None
-) -> bytes:
+@dataclass(frozen=True)
+class Answer:
+    """A prediction and how to show it: the outputs asked for, and TensorFlow Serving's shape
+    if the request came in it."""
+
+    prediction: Prediction
+    shown: set[str]
+    tf_serving: str | None = None
+
+
+def encode(answer: Answer, accept: str) -> bytes:
     """The answer: the `shown` outputs under their own names, plus TensorFlow Serving's shape
-    (every output) when the request came in it."""
-    outputs = prediction.outputs
+    (every output) when the request came in it. JSON Lines answers one line per observation."""
+    if accept == JSON_LINES:
+        return b"\n".join(_json(Answer(row, answer.shown)) for row in rows(answer.prediction))
     if accept == JSON:
-        lists = {name: value.tolist() for name, value in outputs.items()}
-        body = {name: lists[name] for name in outputs if name in shown}
-        if prediction.single:
-            body = {name: value[0] for name, value in body.items()}
-        if tf_serving == "instances":
-            count = len(lists["actions"])
-            body["predictions"] = [{n: v[i] for n, v in lists.items()} for i in range(count)]
-        elif tf_serving == "inputs":
-            body["outputs"] = {n: (v[0] if prediction.single else v) for n, v in lists.items()}
-        try:
-            return json.dumps(body, allow_nan=False).encode()
-        except ValueError:
-            raise NonFiniteOutput(
-                "the policy produced a non-finite output (NaN or Infinity)"
-            ) from None
-    actions = outputs["actions"]
+        return _json(answer)
+    return _actions([answer.prediction], accept)
+
+
+def encode_records(answers: list[Answer], accept: str) -> bytes:
+    """One line per record (JSON or JSON Lines), or every record's actions as rows."""
+    if accept in (JSON, JSON_LINES):
+        return b"\n".join(_json(answer) for answer in answers)
+    return _actions([answer.prediction for answer in answers], accept)
+
+
+def rows(prediction: Prediction) -> list[Prediction]:
+    """A batch's prediction as one single-observation prediction per row."""
+    if prediction.single:
+        return [prediction]
+    count = len(prediction.outputs["actions"])
+    return [
+        Prediction({name: value[i : i + 1] for name, value in prediction.outputs.items()}, True)
+        for i in range(count)
+    ]
+
+
+def _json(answer: Answer) -> bytes:
+    prediction, shown, tf_serving = answer.prediction, answer.shown, answer.tf_serving
+    outputs = prediction.outputs
+    lists = {name: value.tolist() for name, value in outputs.items()}
+    body = {name: lists[name] for name in outputs if name in shown}
+    if prediction.single:
+        body = {name: value[0] for name, value in body.items()}
+    if tf_serving == "instances":
+        count = len(lists["actions"])
+        body["predictions"] = [{n: v[i] for n, v in lists.items()} for i in range(count)]
+    elif tf_serving == "inputs":
+        body["outputs"] = {n: (v[0] if prediction.single else v) for n, v in lists.items()}
+    try:
+        return json.dumps(body, allow_nan=False).encode()
+    except ValueError:
+        raise NonFiniteOutput("the policy produced a non-finite output (NaN or Infinity)") from None
+
+
+def _actions(predictions: list[Prediction], accept: str) -> bytes:
+    """The actions alone: CSV rows (no trailing newline: a batch transform adds one per
+    answer), or a NumPy array."""
     if accept == CSV:
         buffer = io.StringIO()
-        np.savetxt(buffer, actions.reshape(len(actions), -1), delimiter=",", fmt="%.9g")
-        return buffer.getvalue().encode()
+        for prediction in predictions:
+            actions = prediction.outputs["actions"]
+            np.savetxt(buffer, actions.reshape(len(actions), -1), delimiter=",", fmt="%.9g")
+        return buffer.getvalue().rstrip("\n").encode()
+    if len(predictions) == 1 and predictions[0].single:
+        array = predictions[0].outputs["actions"][0]
+    else:
+        array = np.concatenate([prediction.outputs["actions"] for prediction in predictions])
     buffer = io.BytesIO()
-    np.save(buffer, actions[0] if prediction.single else actions, allow_pickle=False)
+    np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
 
 

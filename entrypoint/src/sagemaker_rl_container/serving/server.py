@@ -1,18 +1,20 @@
-"""`serve`: gunicorn running the WSGI app, one worker per CPU, each with its own onnxruntime
-session (loaded after the fork), on SageMaker's port."""
+"""`serve`: gunicorn running the WSGI app, one worker per usable CPU, each with its own
+onnxruntime session (loaded after the fork), on SageMaker's port (settings.py)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-logger = logging.getLogger(__name__)
+from sagemaker_rl_container.serving import settings
 
-DEFAULT_PORT = 8080
+logger = logging.getLogger(__name__)
 
 
 class _Server(BaseApplication):
@@ -23,7 +25,8 @@ class _Server(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # the Coach images' older gunicorn lacks some
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         from sagemaker_rl_container.serving.app import create_app
@@ -31,29 +34,68 @@ class _Server(BaseApplication):
         return create_app(self.model_dir)
 
 
-def options_from_environment() -> dict[str, Any]:
-    """Settings SageMaker (or the user) passes as environment variables."""
-    port = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", DEFAULT_PORT))
-    # Every interface by default (a container's port is published by Docker); one address,
-    # e.g. 127.0.0.1 or an IPv6 [::1], where the server should listen on that alone.
-    address = os.environ.get("SAGEMAKER_RL_BIND_ADDRESS", "0.0.0.0")
-    workers = int(os.environ.get("SAGEMAKER_MODEL_SERVER_WORKERS", os.cpu_count() or 1))
+def gunicorn_options(serving: settings.ServingSettings) -> dict[str, Any]:
     return {
-        "bind": f"{address}:{port}",
-        "workers": workers,
+        "bind": serving.bind,
+        "workers": serving.workers,
         # Threads let a worker keep SageMaker's keep-alive connections open while serving others.
         "worker_class": "gthread",
-        "threads": int(os.environ.get("SAGEMAKER_MODEL_SERVER_THREADS", 4)),
+        "threads": serving.threads,
         "keepalive": 75,  # longer than SageMaker's 60 s idle connection timeout
-        "timeout": int(os.environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT", 60)),
+        "timeout": serving.timeout_s,
         "backlog": 2048,
+        # Workers' heartbeat files in memory: the root filesystem may be read-only (the
+        # serve-only image runs so) and /tmp a small tmpfs.
+        "worker_tmp_dir": "/dev/shm" if os.access("/dev/shm", os.W_OK) else None,
+        # gunicorn's runtime-management socket (in ~/.gunicorn): nothing here uses it, and the
+        # home directory may be read-only.
+        "control_socket_disable": True,
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "info",
     }
 
 
+def model_dir() -> Path:
+    """Where SageMaker unpacks model.tar.gz. The same base directory the training contract
+    reads (contract.base_dir), found here without it: serve-only images carry no
+    sagemaker-training, which the contract's errors build on."""
+    return Path(os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")) / "model"
+
+
 def serve(model_dir: Path) -> None:
-    options = options_from_environment()
-    logger.info("Serving %s on %s with %d workers", model_dir, options["bind"], options["workers"])
-    _Server(model_dir, options).run()
+    try:
+        serving = settings.from_environment()
+    except settings.SettingError as error:
+        logger.error("Cannot serve: %s", error)
+        sys.exit(2)
+    logger.info(
+        "Serving %s on %s with %d workers x %d threads, %d s timeout, bodies up to %.1f MB",
+        model_dir,
+        serving.bind,
+        serving.workers,
+        serving.threads,
+        serving.timeout_s,
+        serving.max_body_bytes / settings.MB,
+    )
+    _temporary_files_in_memory()
+    _import_before_forking()
+    _Server(model_dir, gunicorn_options(serving)).run()
+
+
+def _temporary_files_in_memory() -> None:
+    """TensorFlow (and tempfile's users) need a temporary directory: on a read-only root
+    filesystem without a writable /tmp, use /dev/shm, which Docker always mounts writable."""
+    wanted = os.environ.get("TMPDIR") or "/tmp"
+    if os.access(wanted, os.W_OK) or not os.access("/dev/shm", os.W_OK):
+        return
+    os.environ["TMPDIR"] = "/dev/shm"
+    tempfile.tempdir = None  # found again, from TMPDIR
+
+
+def _import_before_forking() -> None:
+    """Import the app (numpy, falcon) once, in the master: every worker forks with it loaded,
+    so the first /ping answers sooner, and the workers share those pages. Not onnxruntime:
+    a worker forked from a master that imported it hangs on exit (gunicorn's graceful stop
+    then waits out its timeout); each worker imports it with its own session."""
+    import sagemaker_rl_container.serving.app  # noqa: F401
