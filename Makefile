@@ -10,7 +10,8 @@
 #   make test-catalogue   every preset and algorithm: train, export, serve; writes tests/catalogue/RESULTS.md
 #   make lint             ruff, hadolint on every Dockerfile, matrix and docs drift checks
 #   make docs             regenerate docs/hyperparameters.md from the config models
-#   make bench            benchmarks (time to solve, overheads, serving, cluster, size, rebuild)
+#   make bench            benchmarks (time to solve, overheads, serving, serve-only image and a
+#                         10-minute soak, cluster, size, rebuild)
 #   make build-all        every image this machine can build (images/matrix.toml)
 #   make generate         regenerate the Dockerfiles from images/matrix.toml
 #   make push REGISTRY=…  tag and push
@@ -33,6 +34,9 @@ DOCKERFILE := $(shell $(MATRIX) get $(IMAGE) dockerfile)
 LOCK := $(shell $(MATRIX) get $(IMAGE) lock)
 TAGS := $(shell $(MATRIX) get $(IMAGE) tags)
 IMAGE_REF := $(REPOSITORY):$(firstword $(TAGS))
+# The serve-only image for the default image's ONNX policies (make bench compares the two).
+SERVE_IMAGE := serve-onnx-cpu
+SERVE_IMAGE_REF := $(REPOSITORY):$(shell $(MATRIX) get $(SERVE_IMAGE) tag)
 IMAGE_TORCH := $(shell $(MATRIX) get $(IMAGE) torch)
 MATRIX_TORCH_INDEX := $(shell $(MATRIX) get $(IMAGE) torch_index_url)
 # The development venv always mirrors the CPU PyTorch image.
@@ -220,6 +224,8 @@ bench: venv $(BENCH_VENV)/.installed $(PEER_VENV)/.installed build-all
 	$(BENCH_VENV)/bin/python bench/matched_bench.py $(IMAGE_REF) $(PEER_VENV)/bin/python
 	$(VENV)/bin/python bench/startup_bench.py $(IMAGE_REF)
 	$(VENV)/bin/python bench/serve_bench.py $(IMAGE_REF)
+	$(VENV)/bin/python bench/serve_image_bench.py $(SERVE_IMAGE_REF) $(IMAGE_REF)
+	$(VENV)/bin/python bench/soak_bench.py $(SERVE_IMAGE_REF)
 	$(VENV)/bin/python bench/cluster_bench.py $(IMAGE_REF)
 	$(VENV)/bin/python bench/scaling_bench.py ml.c5.4xlarge --image $(IMAGE_REF)
 	$(VENV)/bin/python bench/image_bench.py $$($(MATRIX) names --built-here)

@@ -34,6 +34,8 @@ import tomllib
 ROOT = Path(__file__).resolve().parents[1]
 MATRIX = ROOT / "images" / "matrix.toml"
 TEMPLATE = ROOT / "images" / "Dockerfile.template"
+# Serve-only images ([[serve_image]] rows): the serving module and one model format's runtime.
+SERVE_TEMPLATE = ROOT / "images" / "Dockerfile.serve.template"
 REPOSITORY = "sagemaker-rl"
 FRAMEWORK_TAG = {"pytorch": "torch", "tensorflow": "tf", "mxnet": "mxnet"}
 
@@ -47,15 +49,28 @@ def load() -> dict[str, dict]:
     for entry in data["image"]:
         image = {**defaults, **toolkit_defaults.get(entry["toolkit"], {}), **entry}
         directory = Path("images") / image["toolkit"] / image["framework"] / image["processor"]
-        image["dockerfile"] = str(directory / "Dockerfile")
-        image["lock"] = str(directory / "requirements.lock.txt")
-        image["tag"] = tags(image)[0]
-        # The Debian release the public base is built on (python:3.9-slim-bullseye: bullseye),
-        # and the local debootstrap stand-in used where that base cannot be pulled.
-        image["debian_suite"] = image["base_image"].rsplit("-", 1)[-1]
-        image["stand_in_base"] = f"local/stand-in-python:{image['python']}-{image['debian_suite']}"
-        images[image["name"]] = image
+        images[image["name"]] = _completed(image, directory, "training", TEMPLATE)
+    for entry in data.get("serve_image", []):
+        # Python and base from [defaults]; none of the training images' packages.
+        image = {"python": defaults["python"], "base_image": defaults["base_image"], **entry}
+        image["common_packages"] = []
+        directory = Path("images") / "serve" / image["model_format"] / image["processor"]
+        images[image["name"]] = _completed(image, directory, "serve", SERVE_TEMPLATE)
     return images
+
+
+def _completed(image: dict, directory: Path, kind: str, template: Path) -> dict:
+    """A row with what every command derives from it: its files, tag and stand-in base."""
+    image["dockerfile"] = str(directory / "Dockerfile")
+    image["lock"] = str(directory / "requirements.lock.txt")
+    image["tag"] = tags(image)[0]
+    # The Debian release the public base is built on (python:3.9-slim-bullseye: bullseye),
+    # and the local debootstrap stand-in used where that base cannot be pulled.
+    image["debian_suite"] = image["base_image"].rsplit("-", 1)[-1]
+    image["stand_in_base"] = f"local/stand-in-python:{image['python']}-{image['debian_suite']}"
+    image["kind"] = kind
+    image["template"] = template.name
+    return image
 
 
 def _minor(version: str) -> str:
@@ -70,9 +85,15 @@ def processor_tag(image: dict) -> str:
 
 def tags(image: dict) -> list[str]:
     """Exact tag first, then the moving ones."""
+    python = "py" + image["python"].replace(".", "")
+    if "model_format" in image:  # serve-only: serve-onnx1.32-cpu-py311, serve-onnx-cpu
+        runtime = f"{image['model_format']}{_minor(image['runtime_version'])}"
+        return [
+            f"serve-{runtime}-{processor_tag(image)}-{python}",
+            f"serve-{image['model_format']}-{image['processor']}",
+        ]
     toolkit = f"{image['toolkit']}{_minor(image['toolkit_version'])}"
     framework = FRAMEWORK_TAG[image["framework"]]
-    python = "py" + image["python"].replace(".", "")
     exact = (
         f"{toolkit}-{framework}{_minor(image['framework_version'])}-{processor_tag(image)}-{python}"
     )
@@ -85,6 +106,22 @@ def tags(image: dict) -> list[str]:
 
 def labels(image: dict) -> dict[str, str]:
     """OCI and project labels; the Makefile adds org.opencontainers.image.revision at build."""
+    if image.get("kind") == "serve":
+        return {
+            "org.opencontainers.image.title": f"{REPOSITORY} {image['name']}",
+            "org.opencontainers.image.description": (
+                f"serves {image['model_format']} policies trained by the {REPOSITORY} images "
+                f"({image['runtime']} {image['runtime_version']}, {image['processor']}) on "
+                "SageMaker hosting, batch transform and serverless inference"
+            ),
+            "org.opencontainers.image.version": image["tag"],
+            "com.amazonaws.sagemaker.capabilities.accept-bind-to-port": "true",
+            "ai.sagemaker-rl.model-format": image["model_format"],
+            "ai.sagemaker-rl.runtime": image["runtime"],
+            "ai.sagemaker-rl.runtime-version": image["runtime_version"],
+            "ai.sagemaker-rl.python-version": image["python"],
+            "ai.sagemaker-rl.processor": image["processor"],
+        }
     result = {
         "org.opencontainers.image.title": f"{REPOSITORY} {image['name']}",
         "org.opencontainers.image.description": (
@@ -115,7 +152,7 @@ def render(image: dict) -> str:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    template = environment.get_template(TEMPLATE.name)
+    template = environment.get_template(image["template"])
     return template.render(image=image, labels=labels(image))
 
 
@@ -196,7 +233,7 @@ def lock(name: str, find_links: str | None, upgrade: bool = False) -> int:
     Packages already in the lock keep their versions (a new requirement adds only what it
     needs) unless `upgrade` re-resolves everything to the newest allowed versions."""
     image = load()[name]
-    requirements = list(image["packages"]) + list(image["common_packages"])
+    requirements = [*image["packages"], *image["common_packages"], *image.get("build_packages", [])]
     existing = ROOT / image["lock"]
     with tempfile.TemporaryDirectory() as tmp:
         requirements_in = Path(tmp) / "requirements.in"

@@ -128,3 +128,14 @@ def test_serve_falls_back_to_the_savedmodel_without_onnx(tf_image, tf_job, tmp_p
         from_savedmodel["action_dist_inputs"], from_onnx["action_dist_inputs"], strict=True
     ):
         assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-4
+
+
+def test_the_serve_only_image_serves_a_tensorflow_jobs_onnx_policy(tf_image, tf_job, serve_image):
+    # The TensorFlow image's export carries policy.onnx (tf2onnx) beside its SavedModel: the
+    # serve-only image answers what the training image does.
+    assert tf_job.returncode == 0
+    request = {"instances": [[0.0, 0.1, 0.0, -0.1], [0.1, 0.0, -0.2, 0.3], [0.2, 0.5, 0.1, 0.0]]}
+    with serving_container(tf_image, tf_job.root / "model") as url:
+        expected = post_json(url, request)["actions"]
+    with serving_container(serve_image, tf_job.root / "model", docker_args=("--read-only",)) as url:
+        assert post_json(url, request)["actions"] == expected

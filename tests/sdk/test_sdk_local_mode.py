@@ -9,12 +9,30 @@ import json
 import re
 import shutil
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import containers
 import pytest
 from local_mode import LocalRun, container_exit_codes, run_local
 
 from conftest import ROOT, build_image, build_wheel, post_json, serving_container
+
+
+# SageMaker local mode leaves each job's containers behind (the tests read their exit codes):
+# they are removed once the test that ran them ends, so that a run of the suite leaves none.
+@pytest.fixture(autouse=True)
+def remove_the_jobs_containers(tmp_path: Path) -> Iterator[None]:
+    yield
+    containers.remove_compose_containers(tmp_path)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_every_jobs_containers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    # Module-scoped jobs (tmp_path_factory) too.
+    yield
+    containers.remove_compose_containers(tmp_path_factory.getbasetemp())
+
 
 pytestmark = pytest.mark.docker
 
@@ -134,12 +152,28 @@ def test_the_exported_policy_balances_the_pole(readme_job):
     assert sum(returns) / len(returns) >= 400, returns
 
 
-def test_the_trained_model_is_served_by_model_deploy(readme_job, image, tmp_path):
+@pytest.mark.parametrize("serving", ["training image", "serve-only image"])
+def test_the_trained_model_is_served_by_model_deploy(readme_job, serving, request, tmp_path):
     import numpy as np
     import onnxruntime
 
+    # The same model.tar.gz, on the image that trained it or on the serve-only image.
+    image = request.getfixturevalue("image" if serving == "training image" else "serve_image")
     run, model = readme_job
     observations = [[0.0, 0.0, 0.05, 0.0], [0.01, -0.3, -0.05, 0.4], [0.1, 0.2, 0.0, -0.2]]
+    served = deployed_answers(
+        run.result["model_data"], image, tmp_path, one=observations[0], batch=observations
+    )
+    # The endpoint answers what the exported policy computes.
+    session = onnxruntime.InferenceSession(str(model / "policy.onnx"))
+    (expected,) = session.run(["actions"], {"observations": np.array(observations, np.float32)})
+    assert served["one"] == {"actions": int(expected[0])}
+    assert served["batch"] == {"actions": expected.tolist()}
+
+
+def deployed_answers(model_data: str, image: str, workdir: Path, **payloads: object) -> dict:
+    """A user's code: the model deployed with Model.deploy in local mode, each payload sent
+    with predict (as JSON), the endpoint deleted; the answers by payload name."""
     served = run_local(
         f"""
         from sagemaker.deserializers import JSONDeserializer
@@ -147,26 +181,93 @@ def test_the_trained_model_is_served_by_model_deploy(readme_job, image, tmp_path
         from sagemaker.predictor import Predictor
         from sagemaker.serializers import JSONSerializer
 
-        model = Model(image_uri=IMAGE_URI, model_data={run.result["model_data"]!r}, role=ROLE,
+        model = Model(image_uri=IMAGE_URI, model_data={model_data!r}, role=ROLE,
                       predictor_cls=Predictor)
         predictor = model.deploy(initial_instance_count=1, instance_type="local")
         predictor.serializer = JSONSerializer()
         predictor.deserializer = JSONDeserializer()
         try:
-            report(one=predictor.predict({observations[0]!r}),
-                   batch=predictor.predict({observations!r}))
+            report(**{{name: predictor.predict(payload)
+                       for name, payload in {payloads!r}.items()}})
         finally:
             predictor.delete_endpoint()
         """,
         image,
-        tmp_path,
+        workdir,
     )
     assert served.returncode == 0, served.output[-4000:]
-    # The endpoint answers what the exported policy computes.
+    return served.result
+
+
+# ---- batch transform ------------------------------------------------------------------------
+
+TRANSFORM_OBSERVATIONS = 10_000
+# SingleRecord sends one request per line; the SDK's local client sends each str body apart
+# from its headers, and Nagle's algorithm then waits on the server's delayed ACK: ~40 ms a
+# record here, so that strategy transforms the file's first lines only.
+SINGLE_RECORDS = 100
+
+
+def test_a_batch_transform_answers_every_observation_as_the_exported_policy_does(
+    readme_job, serve_image, tmp_path
+):
+    """Transformer over a file of observations, per line, in each content type and strategy
+    a user picks; every answer is checked against policy.onnx."""
+    import numpy as np
+    import onnxruntime
+
+    run, model = readme_job
+    rng = np.random.default_rng(7)
+    scale = np.array([2.4, 3.0, 0.21, 3.0], np.float32)
+    observations = (rng.uniform(-1, 1, (TRANSFORM_OBSERVATIONS, 4)) * scale).astype(np.float32)
+    rows = [[float(v) for v in row] for row in observations]
+    lines = {
+        "jsonl": [json.dumps(row) + "\n" for row in rows],
+        "csv": [",".join(repr(v) for v in row) + "\n" for row in rows],
+    }
+    jobs = []
+    for kind, content_type in (("jsonl", "application/jsonlines"), ("csv", "text/csv")):
+        for strategy, count in (("MultiRecord", len(rows)), ("SingleRecord", SINGLE_RECORDS)):
+            data = tmp_path / f"in-{kind}-{strategy}"
+            data.mkdir()
+            (data / f"observations.{kind}").write_text("".join(lines[kind][:count]))
+            jobs.append((f"{kind}-{strategy}", str(data), content_type, strategy))
+    transformed = run_local(
+        f"""
+        from sagemaker.model import Model
+
+        model = Model(image_uri=IMAGE_URI, model_data={run.result["model_data"]!r}, role=ROLE)
+        outputs = {{}}
+        for job, data, content_type, strategy in {jobs!r}:
+            out = os.path.join(CONTAINERS, "out-" + job)
+            transformer = model.transformer(
+                instance_count=1, instance_type="local", strategy=strategy,
+                assemble_with="Line", accept=content_type, output_path="file://" + out,
+            )
+            # logs=False: the job's logs would be read from CloudWatch Logs, unreachable here.
+            transformer.transform("file://" + data, content_type=content_type,
+                                  split_type="Line", logs=False)
+            outputs[job] = out
+        report(outputs=outputs)
+        """,
+        serve_image,
+        tmp_path / "run",
+    )
+    assert transformed.returncode == 0, transformed.output[-4000:]
     session = onnxruntime.InferenceSession(str(model / "policy.onnx"))
-    (expected,) = session.run(["actions"], {"observations": np.array(observations, np.float32)})
-    assert served.result["one"] == {"actions": int(expected[0])}
-    assert served.result["batch"] == {"actions": expected.tolist()}
+    (expected,) = session.run(["actions"], {"observations": observations})
+    expected = expected.tolist()
+    assert 0.2 < np.mean(expected) < 0.8  # the policy answers both actions on these
+    assert set(transformed.result["outputs"]) == {job for job, *_ in jobs}
+    for job, out in transformed.result["outputs"].items():
+        (output,) = Path(out).glob("*.out")
+        answers = [line for line in output.read_text().split("\n") if line]
+        if job.startswith("jsonl"):
+            answers = [json.loads(line)["actions"] for line in answers]
+        else:
+            answers = [int(float(line)) for line in answers]
+        assert answers == expected[: len(answers)], job
+        assert len(answers) == (SINGLE_RECORDS if "Single" in job else TRANSFORM_OBSERVATIONS)
 
 
 # ---- the README, script mode ----------------------------------------------------------------
@@ -396,6 +497,15 @@ def test_a_continuous_action_coach_preset_trains_exports_and_serves(each_coach_i
     torques = answer["actions"]
     assert len(torques) == len(observations)
     assert all(len(t) == 1 and -PENDULUM_TORQUE <= t[0] <= PENDULUM_TORQUE for t in torques)
+    # The same model.tar.gz, deployed with the SDK on the serve-only image for its framework.
+    deployed = deployed_answers(
+        run.result["model_data"],
+        build_image(f"serve-{meta['framework']}-cpu"),
+        tmp_path / "deploy",
+        answer={"observations": observations},
+    )
+    deployed_torques = [t[0] for t in deployed["answer"]["actions"]]
+    assert deployed_torques == pytest.approx([t[0] for t in torques], abs=1e-5)
 
 
 # A user's entry script whose disk fills up just as the trained network is written out.

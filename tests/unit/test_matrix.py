@@ -15,6 +15,8 @@ _spec = importlib.util.spec_from_file_location("matrix", ROOT / "tools" / "matri
 matrix = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(matrix)
 IMAGES = matrix.load()
+TRAINING = {name: image for name, image in IMAGES.items() if image["kind"] == "training"}
+SERVING = {name: image for name, image in IMAGES.items() if image["kind"] == "serve"}
 
 
 def test_committed_dockerfiles_match_the_matrix():
@@ -36,7 +38,7 @@ def test_check_notices_a_hand_edited_dockerfile(tmp_path, monkeypatch):
 
 
 def test_every_toolkit_framework_processor_combination_is_listed():
-    combos = {(i["toolkit"], i["framework"], i["processor"]) for i in IMAGES.values()}
+    combos = {(i["toolkit"], i["framework"], i["processor"]) for i in TRAINING.values()}
     assert {
         ("ray", "pytorch", "cpu"),
         ("ray", "pytorch", "cuda"),
@@ -60,10 +62,11 @@ def test_tag_scheme():
     assert matrix.tags(IMAGES["coach-tensorflow-cpu"])[0] == "coach1.0-tf2.15-cpu-py39"
     assert matrix.tags(IMAGES["coach-mxnet-cuda"])[0] == "coach1.0-mxnet1.9-cu117-py39"
     pattern = re.compile(r"^[a-z]+\d+\.\d+-[a-z]+\d+\.\d+-(cpu|cu\d+)-py\d+$")
-    assert all(pattern.match(image["tag"]) for image in IMAGES.values())
+    assert all(pattern.match(image["tag"]) for image in TRAINING.values())
+    assert matrix.tags(IMAGES["serve-onnx-cpu"]) == ["serve-onnx1.32-cpu-py311", "serve-onnx-cpu"]
 
 
-@pytest.mark.parametrize("name", list(IMAGES))
+@pytest.mark.parametrize("name", list(TRAINING))
 def test_labels_and_dockerfile_carry_the_versions(name):
     image = IMAGES[name]
     labels = matrix.labels(image)
@@ -91,6 +94,14 @@ def test_locks_pin_exact_versions_with_hashes(name):
     for requirement in requirements:
         following = lock.split(requirement, 1)[1].split("\n")[1]
         assert following.strip().startswith("--hash=sha256:"), requirement
+    if name in SERVING:
+        # The format's runtime is locked; no toolkit, and no framework but the runtime.
+        runtime = IMAGES[name]["runtime"]
+        assert f"\n{runtime}=={IMAGES[name]['runtime_version']} " in lock
+        others = {"ray", "rl-coach-slim", "torch", "tensorflow", "mxnet", "sagemaker-training"}
+        for package in others - {runtime}:
+            assert not re.search(f"^{package}==", lock, re.M), package
+        return
     # The framework itself is locked (torch is installed on its own, pinned in the matrix).
     framework = {
         "tensorflow": ("\ntensorflow==", "\ntensorflow-cpu=="),
@@ -129,3 +140,21 @@ def test_coach_rows_take_their_python_and_base_from_the_toolkit_defaults():
         ["make", "-n", "build", "IMAGE=coach-mxnet-cpu"], cwd=ROOT, capture_output=True, text=True
     )
     assert "tools/stand-in-base.sh local/stand-in-python:3.9-bullseye bullseye" in out.stdout
+
+
+@pytest.mark.parametrize("name", list(SERVING))
+def test_serve_only_images_carry_no_toolkit_run_as_a_user_and_say_what_they_serve(name):
+    image = IMAGES[name]
+    assert image["dockerfile"] == f"images/serve/{image['model_format']}/cpu/Dockerfile"
+    labels = matrix.labels(image)
+    assert labels["ai.sagemaker-rl.model-format"] == image["model_format"]
+    assert labels["ai.sagemaker-rl.runtime-version"] == image["runtime_version"]
+    assert labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
+    text = (ROOT / image["dockerfile"]).read_text()
+    assert "\nUSER 1000:1000\n" in text and "SAGEMAKER_RL_SERVE_ONLY=1" in text
+    assert 'CMD ["serve"]' in text and "SAGEMAKER_TRAINING_MODULE" not in text
+    # The build-only packages are locked, and kept out of the image's venv.
+    lock = (ROOT / image["lock"]).read_text()
+    for package in image["build_packages"]:
+        assert f"\n{package} " in lock
+    assert "awk '/^(setuptools|wheel)==/ {skip = 1}" in text

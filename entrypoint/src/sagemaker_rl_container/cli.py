@@ -19,6 +19,8 @@ import tempfile
 from sagemaker_rl_container import signals
 
 TRAINING_MODULE = "sagemaker_rl_container.training:main"
+# Set in serve-only images (images/Dockerfile.serve.template): only `serve` runs there.
+SERVE_ONLY_ENV = "SAGEMAKER_RL_SERVE_ONLY"
 
 
 def _writable_home() -> None:
@@ -99,18 +101,25 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("metric-definitions", help="print SageMaker MetricDefinitions (JSON)")
     commands.add_parser("hyperparameters", help="list the rl_* hyperparameters")
     args = parser.parse_args(argv)
+    if args.command != "serve" and os.environ.get(SERVE_ONLY_ENV):
+        print(
+            f"sagemaker-rl {args.command}: this is a serve-only image (no toolkit to train "
+            "with); run the training image for it, and this one to serve its model",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     if args.command == "train":
         _exit_skipping_teardown(train())
     if args.command == "serve":
         import logging
 
-        from sagemaker_rl_container import contract
-        from sagemaker_rl_container.serving.server import serve
+        # Nothing of training here: serve-only images have no sagemaker-training or toolkit.
+        from sagemaker_rl_container.serving.server import model_dir, serve
 
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
         )
-        serve(contract.base_dir() / "model")
+        serve(model_dir())
     elif args.command == "metric-definitions":
         from sagemaker_rl_container.metrics import metric_definitions_json
 

@@ -16,6 +16,27 @@ from sagemaker_rl_container.serving.policy import (
 
 def load_policy(model_dir: Path, threads: int = 1) -> Policy:
     metadata = read_metadata(model_dir)
+    try:
+        return _load(model_dir, metadata, threads)
+    except ImportError as error:
+        # A serve-only image carries one model format's runtime: say which image serves this.
+        needed = error.name or str(error)
+        raise ModelLoadError(
+            f"this model's policy needs {needed}, which this image does not have "
+            f"({_held(metadata)}): serve it with the image that trained it, or the serve-only "
+            "image for its format"
+        ) from None
+
+
+def _held(metadata: dict) -> str:
+    if metadata.get("toolkit") == "coach":
+        return f"a Coach {metadata.get('framework', '')} export".replace("  ", " ")
+    if metadata.get("tf_serving"):
+        return "a TensorFlow SavedModel without an ONNX policy"
+    return "an ONNX policy"
+
+
+def _load(model_dir: Path, metadata: dict, threads: int) -> Policy:
     if metadata.get("toolkit") == "coach":
         from sagemaker_rl_container.serving.coach_policy import CoachPolicy
 

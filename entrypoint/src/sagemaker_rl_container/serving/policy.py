@@ -86,6 +86,10 @@ class OnnxPolicy(Policy):
         path = model_dir / onnx_meta["file"]
         import onnxruntime
 
+        # An endpoint sends nothing about itself anywhere (and, read-only, cannot persist the
+        # telemetry's device id: onnxruntime warns on every load).
+        if hasattr(onnxruntime, "disable_telemetry_events"):
+            onnxruntime.disable_telemetry_events()
         options = onnxruntime.SessionOptions()
         # One thread per worker: the server runs one worker per CPU.
         options.intra_op_num_threads = threads
