@@ -72,6 +72,19 @@ CASES = {
         None,
         "hyperparameter rl.training.lr='fast': expected a number",
     ),
+    # SageMaker's tuner sends a ContinuousParameter's fractions as they fall.
+    "a tuner's fraction for a count": (
+        {"rl.training.num_epochs": "2.5"},
+        None,
+        None,
+        "hyperparameter rl.training.num_epochs=2.5: a count must be a whole number; tune it with an IntegerParameter",
+    ),
+    "a tuner's fraction for an rl_ count": (
+        {"rl_stop_iterations": "12.5"},
+        None,
+        None,
+        "hyperparameter rl_stop_iterations=12.5 is invalid: input should be a valid integer, got a number with a fractional part",
+    ),
     "non-finite stop target": (
         {"rl_stop_mean_return": "NaN"},
         None,

@@ -52,6 +52,32 @@ def test_zero_code_ppo_starts_from_tuned_defaults_that_overrides_still_beat():
     assert config.log_sys_usage is True
 
 
+def test_values_as_a_tuner_sends_them_fit_counts_rates_and_resource_amounts():
+    # SageMaker's tuner sends every value as text: a whole float for an integer range's
+    # neighbour, Java-style scientific notation for a logarithmic continuous range.
+    job = JobConfig.from_hyperparameters(
+        {
+            "rl.training.num_epochs": "4.0",
+            "rl.training.lr": "3.1622776601683794E-4",
+            "rl.env_runners.num_cpus_per_env_runner": "0.5",
+        }
+    )
+    config = build(job, Resources(cpus=2, gpus=0), "CartPole-v1")
+    assert config.num_epochs == 4 and isinstance(config.num_epochs, int)
+    assert config.lr == pytest.approx(3.1622776601683794e-4)
+    assert config.num_cpus_per_env_runner == 0.5  # an amount of CPU, not a count
+
+
+def test_a_fraction_for_a_count_fails_naming_the_tuners_parameter_kind():
+    job = JobConfig.from_hyperparameters({"rl.training.num_epochs": "2.5"})
+    with pytest.raises(UserError) as error:
+        build(job, Resources(cpus=2, gpus=0), "CartPole-v1")
+    assert str(error.value) == (
+        "hyperparameter rl.training.num_epochs=2.5: a count must be a whole number; tune it "
+        "with an IntegerParameter, not a ContinuousParameter"
+    )
+
+
 def test_other_algorithms_keep_rllib_defaults():
     from ray.rllib.algorithms.dqn import DQNConfig
 

@@ -19,6 +19,7 @@ class Algorithm:
     def __init__(self) -> None:
         self.discount = 0.99
         self.num_consecutive_playing_steps = EnvironmentSteps(1)
+        self.action_penalty = 0  # an int in Coach's own parameters, a float in meaning
 
 
 class AgentParams:
@@ -56,6 +57,35 @@ def test_type_suffix_wraps_the_value():
         apply("rl.agent_params.algorithm.discount:float", 1).agent_params.algorithm.discount == 1.0
     )
     assert apply("rl.evaluation_steps:bool", "true").evaluation_steps is True
+
+
+def test_counts_take_whole_numbers_as_a_tuner_sends_them_and_refuse_fractions():
+    types = {**overrides.BUILTIN_TYPES, "EnvironmentSteps": overrides.counted(EnvironmentSteps)}
+
+    def apply_typed(key: str, value: object) -> GraphManager:
+        graph_manager = GraphManager()
+        overrides.apply(graph_manager, overrides.parse(key, value), types)
+        return graph_manager
+
+    assert (
+        apply_typed("rl.evaluation_steps:EnvironmentSteps", "2000.0").evaluation_steps.num_steps
+        == 2000
+    )
+    assert apply_typed("rl.evaluation_steps:int", "1E+3").evaluation_steps == 1000
+    for key in ("rl.evaluation_steps:EnvironmentSteps", "rl.evaluation_steps:int"):
+        with pytest.raises(UserError) as error:
+            apply_typed(key, "2000.5")
+        assert str(error.value) == (
+            f"hyperparameter {key}=2000.5: not a valid {key.rsplit(':', 1)[1]} (a count must be "
+            "a whole number; tune it with an IntegerParameter, not a ContinuousParameter)"
+        )
+    # Without a type, an int in the preset is not taken for a count.
+    assert (
+        apply(
+            "rl.agent_params.algorithm.action_penalty", "0.25"
+        ).agent_params.algorithm.action_penalty
+        == 0.25
+    )
 
 
 @pytest.mark.parametrize(

@@ -202,6 +202,25 @@ def decode_value(value: Any) -> Any:
     return decoded
 
 
+def whole_number(value: Any) -> int:
+    """`value` for a setting that counts something: 5 and 5.0 are 5. A fraction raises
+    ValueError: SageMaker's tuner sends one for a ContinuousParameter over such a setting, and
+    truncating it (or handing it on) would train something other than the trial asked for."""
+    if isinstance(value, str):  # text that did not decode as a number, e.g. "05"
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("expected a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(
+            "a count must be a whole number; tune it with an IntegerParameter, not a "
+            "ContinuousParameter"
+        )
+    return int(value)
+
+
 def setting_key(field: str) -> str:
     """The hyperparameter of a JobConfig field: `rl_<field>`."""
     return SETTING_PREFIX + field

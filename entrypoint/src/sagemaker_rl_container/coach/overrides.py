@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sagemaker_rl_container.config import decode_value
+from sagemaker_rl_container.config import decode_value, whole_number
 from sagemaker_rl_container.errors import UserError, shown
 
 PREFIX = "rl."
@@ -33,7 +33,7 @@ def _to_bool(value: Any) -> bool:
 
 # Always available; the launcher adds Coach's step types (EnvironmentSteps, TrainingSteps, ...).
 BUILTIN_TYPES: dict[str, Callable[[Any], Any]] = {
-    "int": int,
+    "int": whole_number,
     "float": float,
     "str": str,
     "bool": _to_bool,
@@ -46,6 +46,15 @@ class Override:
     path: tuple[str, ...]
     type_name: Optional[str]
     value: Any
+
+
+def counted(step_type: Callable[[int], Any]) -> Callable[[Any], Any]:
+    """A Coach step type (EnvironmentSteps, TrainingSteps, ...) that takes whole numbers only."""
+
+    def make(value: Any) -> Any:
+        return step_type(whole_number(value))
+
+    return make
 
 
 def parse(key: str, value: Any) -> Override:
@@ -100,6 +109,8 @@ def _fitting(override: Override, current: Any) -> Any:
     elif isinstance(current, (int, float)):
         expected = "a number"
         fits = isinstance(value, (int, float)) and not isinstance(value, bool)
+        # An int in a preset is not always a count (`action_penalty = 0`): only `:int` and the
+        # step types insist on whole numbers.
         if fits and isinstance(current, float):
             value = float(value)
     elif isinstance(current, dict):

@@ -107,9 +107,12 @@ def override_types() -> dict[str, Callable[[Any], Any]]:
     from rl_coach import core_types
 
     types = dict(overrides.BUILTIN_TYPES)
-    for name in ("EnvironmentSteps", "EnvironmentEpisodes", "TrainingSteps", "Time", "Frames"):
+    # Counts take whole numbers; Time is in seconds.
+    for name in ("EnvironmentSteps", "EnvironmentEpisodes", "TrainingSteps", "Frames"):
         if hasattr(core_types, name):
-            types[name] = getattr(core_types, name)
+            types[name] = overrides.counted(getattr(core_types, name))
+    if hasattr(core_types, "Time"):
+        types["Time"] = core_types.Time
     return types
 
 

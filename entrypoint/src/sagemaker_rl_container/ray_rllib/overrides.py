@@ -13,6 +13,7 @@ import inspect
 import math
 from typing import Any
 
+from sagemaker_rl_container.config import whole_number
 from sagemaker_rl_container.errors import UserError, shown
 
 # The AlgorithmConfig builder methods users may override through hyperparameters.
@@ -123,8 +124,13 @@ def _coerce(key: str, value: Any, current: Any) -> Any:
         if isinstance(value, str) and value in SPECIAL_STRINGS:
             return value
         number = _number(key, value)
-        if isinstance(current, int) and not isinstance(current, bool) and number.is_integer():
-            return int(number)
+        if isinstance(current, int) and not isinstance(current, bool):
+            if number.is_integer() or _takes_fractions(setting):
+                return int(number) if number.is_integer() else number
+            try:
+                return whole_number(number)
+            except ValueError as error:
+                raise UserError(f"hyperparameter {key}={shown(value)}: {error}") from None
         return number if isinstance(current, float) or not isinstance(value, int) else value
     # Values arrive decoded (config.decode_value): text here is neither JSON nor a literal.
     wanted = dict if isinstance(current, dict) else list
@@ -132,6 +138,14 @@ def _coerce(key: str, value: Any, current: Any) -> Any:
         kind = "an object" if wanted is dict else "a list"
         raise UserError(f"hyperparameter {key}={shown(value)}: expected {kind}")
     return value
+
+
+def _takes_fractions(setting: str) -> bool:
+    """Settings RLlib defaults to a whole number that still take fractions: resource amounts
+    (half a CPU per env runner, a GPU shared by learners) and durations in seconds."""
+    return setting.startswith(("num_cpus", "num_gpus")) or setting.endswith(
+        ("_s", "timeout", "_fraction")
+    )
 
 
 def _is_rate(setting: str) -> bool:
