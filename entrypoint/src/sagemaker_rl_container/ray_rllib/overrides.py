@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import logging
 import math
 from typing import Any
 
 from sagemaker_rl_container.config import whole_number
 from sagemaker_rl_container.errors import UserError, shown
+
+logger = logging.getLogger(__name__)
 
 # The AlgorithmConfig builder methods users may override through hyperparameters.
 SECTIONS = (
@@ -50,6 +53,8 @@ def apply(config: Any, overrides: dict[str, Any]) -> None:
             raise UserError(
                 f"hyperparameter {key}={shown(raw)} was rejected by RLlib: {error}"
             ) from None
+        # What this job trains with, as Coach jobs log it: a tuning job's trials differ here.
+        logger.info("Override %s = %s", key, shown(value))
 
 
 def settings(config: Any, section: str) -> list[str]:
