@@ -15,7 +15,13 @@ from typing import Any
 
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.ray_rllib import evaluation, offline, overrides, sizing
+from sagemaker_rl_container.ray_rllib import (
+    evaluation,
+    image_encoder,
+    offline,
+    overrides,
+    sizing,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -164,12 +170,14 @@ def build(
     dataset_output: Path | None = None,
     evaluation_episodes: int = 0,
     single_host: bool = True,
+    observation_space: Any = None,
 ) -> Any:
     """The validated AlgorithmConfig. `base` is a script-mode program's config, if any;
     `check=False` skips the resource check (a cluster's size is not known yet);
     `dataset_input`/`dataset_output`: where an offline job reads, or a job records, its data;
     `evaluation_episodes`: a zero-code job's on-demand evaluation (see evaluation.py);
-    `single_host`: whether the job runs on one host (see SINGLE_HOST_DEFAULTS)."""
+    `single_host`: whether the job runs on one host (see SINGLE_HOST_DEFAULTS);
+    `observation_space`: the env's, where known (image observations get a CNN)."""
     if base is None:
         _, config = default_config(job.algorithm)
     else:
@@ -196,6 +204,8 @@ def build(
         config.debugging(seed=job.seed)
     offline.configure(config, job.overrides, dataset_input, dataset_output)
     overrides.apply(config, job.overrides)
+    if base is None and observation_space is not None:  # after the user's model_config
+        image_encoder.configure(config, observation_space)
     if check:
         check_resources(config, resources)
     try:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from sagemaker_rl_container.errors import UserError
 from sagemaker_rl_container.ray_rllib import gym_compat
@@ -68,12 +69,55 @@ def resolve(spec: str, env_config: dict[str, Any]) -> ResolvedEnv:
     return _resolved(spec, spec, None, env, gym_spec.reward_threshold)
 
 
-def register(resolved: ResolvedEnv) -> None:
-    """Make a `module:Class` env known to RLlib under its spec (call after `ray.init`)."""
-    if resolved.creator is not None:
-        from ray.tune.registry import register_env
+# What a byte image's pixels are multiplied by before the policy sees them (RLlib's CNNs take
+# floats, and train best on values near 1, as RLlib's own Atari wrappers scale them).
+IMAGE_SCALE = 1 / 255
 
+
+def scaled_images(space: gym.Space) -> bool:
+    """Whether `space` is a byte image, (H, W, C) uint8, which the policy sees scaled."""
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.uint8
+
+
+class ScaledImages(gym.ObservationWrapper):
+    """Byte images as float32 in [0, 1]. The exported policy scales its input the same way, so
+    it (and the endpoint) takes the env's own pixels."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.observation_space = gym.spaces.Box(0.0, 1.0, env.observation_space.shape, np.float32)
+
+    def observation(self, observation: Any) -> np.ndarray:
+        return np.asarray(observation, np.float32) * np.float32(IMAGE_SCALE)
+
+
+def register(resolved: ResolvedEnv, scale_images: bool = False) -> float | None:
+    """Make a `module:Class` env known to RLlib under its spec (call after `ray.init`).
+    `scale_images` (RLlib's new API stack): a byte-image env is registered scaled; returns
+    the scale its observations get, None where they are left as they are."""
+    from ray.tune.registry import register_env
+
+    if scale_images and scaled_images(resolved.observation_space):
+        # A gymnasium id has no creator of its own: RLlib looks in this registry first.
+        make_env = resolved.creator or functools.partial(_make_gym_env, resolved.rllib_env)
+        register_env(resolved.rllib_env, functools.partial(_make_scaled, make_env))
+        logger.info(
+            "rl_env %s shows byte images: the policy sees them scaled to [0, 1] (the exported "
+            "policy takes the pixels as they are)",
+            resolved.spec,
+        )
+        return IMAGE_SCALE
+    if resolved.creator is not None:
         register_env(resolved.rllib_env, resolved.creator)
+    return None
+
+
+def _make_gym_env(env_id: str, env_config: dict[str, Any]) -> gym.Env:
+    return gym.make(env_id, **env_config)
+
+
+def _make_scaled(make_env: Callable[[dict[str, Any]], gym.Env], env_config: dict[str, Any]):
+    return ScaledImages(make_env(env_config))
 
 
 def _resolved(spec, name, creator, env, threshold) -> ResolvedEnv:

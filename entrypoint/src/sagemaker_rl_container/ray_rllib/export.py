@@ -43,13 +43,22 @@ METADATA_FILE = "metadata.json"
 
 
 def export_model(
-    algo: Any, model_dir: Path, description: dict[str, Any], export_onnx: bool | None = None
+    algo: Any,
+    model_dir: Path,
+    description: dict[str, Any],
+    export_onnx: bool | None = None,
+    observation: tuple[gym.Space, float] | None = None,
 ) -> dict[str, Any]:
     """Write the ONNX policy (or SavedModel) and metadata beside the checkpoint already in
-    `model_dir`; returns the metadata written."""
+    `model_dir`; returns the metadata written. `observation`: the env's own observation space
+    and the scale its observations had for the policy (byte images, environments.py), which
+    the exported policy then applies itself."""
     model_dir.mkdir(parents=True, exist_ok=True)
     config = algo.config
     obs_space, action_space = _spaces(algo)
+    input_scale = None
+    if observation is not None:
+        obs_space, input_scale = observation
     meta: dict[str, Any] = {
         "format_version": 1,
         **description,
@@ -59,6 +68,8 @@ def export_model(
         "checkpoint": CHECKPOINT_DIR,
         "versions": _versions(config.framework_str),
     }
+    if input_scale is not None:
+        meta["observation_scale"] = input_scale
     not_exported: dict[str, str] = {}
     if config.framework_str != "torch":
         meta["tf_serving"] = _optional(
@@ -88,7 +99,9 @@ def export_model(
     elif export_onnx or export_onnx is None:
         meta["onnx"] = _optional(
             "ONNX",
-            lambda: export_onnx_policy(algo, model_dir / ONNX_FILE, obs_space, action_space),
+            lambda: export_onnx_policy(
+                algo, model_dir / ONNX_FILE, obs_space, action_space, input_scale
+            ),
             not_exported,
             required=bool(export_onnx),
             cleanup=[model_dir / ONNX_FILE],

@@ -24,8 +24,14 @@ PARITY_TOLERANCE = 1e-4
 
 
 def export_onnx_policy(
-    algo: Any, path: Path, obs_space: gym.Space, action_space: gym.Space
+    algo: Any,
+    path: Path,
+    obs_space: gym.Space,
+    action_space: gym.Space,
+    input_scale: float | None = None,
 ) -> dict[str, Any]:
+    """policy.onnx at `path`; `input_scale` multiplies the observations first (byte images,
+    which the module was trained on scaled), so the graph takes the env's own values."""
     if algo.config.framework_str != "torch" or not algo.config.enable_rl_module_and_learner:
         raise UserError(
             f"ONNX export supports RLlib's torch RLModules; this job used "
@@ -47,10 +53,12 @@ def export_onnx_policy(
         )
     sample = np.stack([obs_space.sample() for _ in range(8)]).astype(np.float32)
     with torch.no_grad():
-        probe = module.forward_inference({Columns.OBS: torch.from_numpy(sample)})
+        probe = module.forward_inference(
+            {Columns.OBS: torch.from_numpy(sample * np.float32(input_scale or 1.0))}
+        )
     # Some modules (DQN's) compute the action themselves and expose no distribution inputs.
     direct = Columns.ACTION_DIST_INPUTS not in probe and Columns.ACTIONS in probe
-    policy = inference_policy(module, action_space, algo.config, direct).eval()
+    policy = inference_policy(module, action_space, algo.config, direct, input_scale).eval()
     if direct:
         outputs = ["actions"]
     else:
@@ -108,10 +116,18 @@ def _inference_policy_class() -> type:
     class _InferencePolicy(torch.nn.Module):
         """The RLModule's deterministic inference path as RLlib's env runners apply it."""
 
-        def __init__(self, module: Any, action_space: gym.Space, config: Any, direct: bool) -> None:
+        def __init__(
+            self,
+            module: Any,
+            action_space: gym.Space,
+            config: Any,
+            direct: bool,
+            input_scale: float | None,
+        ) -> None:
             super().__init__()
             self.module = module
             self.direct = direct
+            self.input_scale = input_scale
             self.dist_cls = module.get_inference_action_dist_cls()
             self.discrete = isinstance(action_space, gym.spaces.Discrete)
             self.unsquash = False
@@ -128,6 +144,8 @@ def _inference_policy_class() -> type:
         def forward(self, observations: Any) -> tuple[Any, ...]:
             from ray.rllib.core.columns import Columns
 
+            if self.input_scale is not None:
+                observations = observations * self.input_scale
             out = self.module.forward_inference({Columns.OBS: observations})
             if self.direct:
                 return (out[Columns.ACTIONS],)
@@ -146,11 +164,16 @@ def _inference_policy_class() -> type:
 
 
 def inference_policy(
-    module: Any, action_space: gym.Space, config: Any, direct: bool = False
+    module: Any,
+    action_space: gym.Space,
+    config: Any,
+    direct: bool = False,
+    input_scale: float | None = None,
 ) -> Any:
     """The torch module ONNX export traces: `module`'s deterministic, env-ready actions
-    (`direct`: the module outputs actions itself)."""
-    return _inference_policy_class()(module, action_space, config, direct)
+    (`direct`: the module outputs actions itself; `input_scale`: observations are multiplied
+    by it first)."""
+    return _inference_policy_class()(module, action_space, config, direct, input_scale)
 
 
 def _check_parity(policy: Any, path: Path, obs_space: gym.Space, outputs: list[str]) -> None:

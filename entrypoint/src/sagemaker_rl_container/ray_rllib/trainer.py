@@ -105,6 +105,8 @@ class RayTrainer(Trainer):
         self.head = head
         self.node = node
         self.env = _resolve_env(job, base_config)
+        # What the env's observations are multiplied by before the policy sees them (start()).
+        self.observation_scale: float | None = None
         algorithm = (
             job.algorithm if base_config is None else algorithm_config.algorithm_name(base_config)
         )
@@ -159,6 +161,7 @@ class RayTrainer(Trainer):
             check=check,
             evaluation_episodes=self.evaluation_episodes,
             single_host=not self.contract.is_distributed,
+            observation_space=self.env.observation_space if self.env else None,
             **self.datasets,
         )
 
@@ -178,7 +181,9 @@ class RayTrainer(Trainer):
                 self.node.connect()
         self._log_plan()
         if self.env is not None:
-            environments.register(self.env)
+            self.observation_scale = environments.register(
+                self.env, scale_images=bool(self.config.enable_rl_module_and_learner)
+            )
         if self.before_build is not None:
             self.before_build()
             # The program's own env may be written for gym: run it through Shimmy.
@@ -336,7 +341,15 @@ class RayTrainer(Trainer):
             "env_config": dict(self.config.env_config or {}),
             "training": training,
         }
-        export.export_model(self.algo, model_dir, description, self.job.export_onnx)
+        scaled = self.observation_scale is not None and self.env is not None
+        export.export_model(
+            self.algo,
+            model_dir,
+            description,
+            self.job.export_onnx,
+            # The env's own pixels, which the exported policy scales as training did.
+            observation=(self.env.observation_space, self.observation_scale) if scaled else None,
+        )
         exported = sorted(path.name for path in model_dir.iterdir())
         logger.info("Model exported to %s: %s", model_dir, ", ".join(exported))
         return exported

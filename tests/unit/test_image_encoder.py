@@ -1,0 +1,66 @@
+"""Image observations: the CNN a zero-code job gets where RLlib has no default, and the byte
+images the policy sees scaled."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from sagemaker_rl_container.config import JobConfig
+from sagemaker_rl_container.ray_rllib import environments, image_encoder
+from sagemaker_rl_container.ray_rllib.algorithm_config import Resources, build
+
+
+def image(height: int, width: int, channels: int = 3, dtype=np.uint8) -> gym.spaces.Box:
+    return gym.spaces.Box(0, 255, (height, width, channels), dtype)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        (24, [[16, 4, 2], [32, 4, 2]]),  # 24 -> 12 -> 6
+        (32, [[16, 4, 2], [32, 4, 2], [64, 4, 2]]),  # 32 -> 16 -> 8 -> 4
+        (7, [[16, 3, 2]]),  # 7 -> 4
+        (5, [[16, 3, 1]]),  # already small: one layer that keeps the size
+        (480, [[16, 4, 2], [32, 4, 2], [64, 4, 2], [128, 4, 2]]),  # at most four layers
+    ],
+)
+def test_filters_halve_the_image_until_it_is_about_six_pixels(size, expected):
+    assert image_encoder.filters(size, size + 8) == expected
+
+
+def config_for(space: gym.spaces.Space, hyperparameters: dict | None = None):
+    job = JobConfig.from_hyperparameters(hyperparameters or {})
+    return build(job, Resources(cpus=2, gpus=0), "CartPole-v1", observation_space=space)
+
+
+def test_an_image_rllib_has_no_default_for_gets_filters():
+    assert config_for(image(24, 24)).model_config["conv_filters"] == [[16, 4, 2], [32, 4, 2]]
+
+
+def test_rllibs_own_sizes_vectors_and_a_users_filters_are_left_alone():
+    assert not config_for(image(84, 84)).model_config.get("conv_filters")
+    assert not config_for(gym.spaces.Box(-1, 1, (4,))).model_config.get("conv_filters")
+    mine = [[8, 3, 1]]
+    config = config_for(image(24, 24), {"rl.rl_module.model_config": f'{{"conv_filters": {mine}}}'})
+    assert config.model_config["conv_filters"] == mine
+
+
+def test_byte_images_are_seen_scaled_to_one_and_other_observations_as_they_are():
+    assert environments.scaled_images(image(24, 24))
+    assert not environments.scaled_images(image(24, 24, dtype=np.float32))
+    assert not environments.scaled_images(gym.spaces.Box(0, 255, (24, 24), np.uint8))
+
+    class Pixels(gym.Env):
+        observation_space = image(4, 4)
+        action_space = gym.spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            return np.full((4, 4, 3), 255, np.uint8), {}
+
+    wrapped = environments.ScaledImages(Pixels())
+    observation, _ = wrapped.reset()
+    assert observation.dtype == np.float32 and observation.max() == pytest.approx(1.0)
+    assert wrapped.observation_space == gym.spaces.Box(0.0, 1.0, (4, 4, 3), np.float32)
+    assert pytest.approx(1.0) == environments.IMAGE_SCALE * 255
