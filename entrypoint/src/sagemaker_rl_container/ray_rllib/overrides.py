@@ -129,13 +129,14 @@ def _coerce(key: str, value: Any, current: Any) -> Any:
         if isinstance(value, str) and value in SPECIAL_STRINGS:
             return value
         number = _number(key, value)
-        if isinstance(current, int) and not isinstance(current, bool):
-            if number.is_integer() or _takes_fractions(setting):
-                return int(number) if number.is_integer() else number
+        whole = isinstance(current, int) and not isinstance(current, bool)
+        if whole and not _takes_fractions(setting):  # a count
             try:
                 return whole_number(number)
             except ValueError as error:
                 raise UserError(f"hyperparameter {key}={shown(value)}: {error}") from None
+        if whole and number.is_integer():
+            return int(number)
         return number if isinstance(current, float) or not isinstance(value, int) else value
     # Values arrive decoded (config.decode_value): text here is neither JSON nor a literal.
     wanted = dict if isinstance(current, dict) else list
