@@ -1,5 +1,5 @@
-"""Image observations: the CNN a zero-code job gets where RLlib has no default, and the byte
-images the policy sees scaled."""
+"""Image observations: the CNN a zero-code job gets where RLlib has no default, the byte
+images the policy sees scaled, and stacked observations (rl_frame_stack)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from sagemaker_rl_container.config import JobConfig
+from sagemaker_rl_container.errors import UserError
 from sagemaker_rl_container.ray_rllib import environments, image_encoder
 from sagemaker_rl_container.ray_rllib.algorithm_config import Resources, build
 
@@ -64,3 +65,36 @@ def test_byte_images_are_seen_scaled_to_one_and_other_observations_as_they_are()
     assert observation.dtype == np.float32 and observation.max() == pytest.approx(1.0)
     assert wrapped.observation_space == gym.spaces.Box(0.0, 1.0, (4, 4, 3), np.float32)
     assert pytest.approx(1.0) == environments.IMAGE_SCALE * 255
+
+
+def test_stacked_frames_start_repeated_then_shift_oldest_first():
+    class Counter(gym.Env):
+        observation_space = gym.spaces.Box(0, 100, (2,), np.float32)
+        action_space = gym.spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            self.t = 0
+            return np.array([0, 0], np.float32), {}
+
+        def step(self, action):
+            self.t += 1
+            return np.array([self.t, self.t], np.float32), 0.0, False, False, {}
+
+    env = environments.StackedFrames(Counter(), 3)
+    assert env.observation_space.shape == (6,)
+    assert env.reset()[0].tolist() == [0, 0, 0, 0, 0, 0]
+    env.step(0)
+    assert env.step(0)[0].tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_frame_stacking_resolves_to_the_stacked_space_and_refuses_what_it_cannot_stack():
+    stacked = environments.resolve("CartPole-v1", {}, frame_stack=4)
+    assert stacked.observation_space.shape == (16,)
+    env = stacked.creator({})
+    assert env.reset(seed=0)[0].shape == (16,)
+    with pytest.raises(UserError) as error:
+        environments.resolve("FrozenLake-v1", {}, frame_stack=2)
+    assert str(error.value).startswith(
+        "rl_frame_stack=2: stacks images (H, W, C) and vectors, and FrozenLake-v1's observations"
+    )
+    assert environments.stacked_space(image(24, 24), 2).shape == (24, 24, 6)

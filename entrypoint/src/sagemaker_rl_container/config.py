@@ -68,6 +68,12 @@ class JobConfig(BaseModel):
         description="object passed to the environment: `gymnasium.make(id, **config)`, "
         "or `Class(config)`",
     )
+    frame_stack: PositiveInt = Field(
+        1,
+        description="stack each observation with the N-1 before it (images along their "
+        "channels, vectors end to end), for an env whose one observation does not show motion; "
+        "the exported policy then takes stacked observations",
+    )
     framework: Optional[str] = Field(
         None, description="torch, tf or tf2; default: torch if the image has it, else tf"
     )

@@ -9,12 +9,13 @@ through Shimmy (gym_compat.py).
 
 from __future__ import annotations
 
+import collections
 import difflib
 import functools
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gymnasium as gym
@@ -41,8 +42,14 @@ def _construct(factory: Callable[..., gym.Env], env_config: dict[str, Any]) -> g
     return factory(env_config)
 
 
-def resolve(spec: str, env_config: dict[str, Any]) -> ResolvedEnv:
-    """Find the environment `spec` names and build it once to check it works."""
+def resolve(spec: str, env_config: dict[str, Any], frame_stack: int = 1) -> ResolvedEnv:
+    """Find the environment `spec` names and build it once to check it works; `frame_stack`:
+    each observation comes stacked with the ones before it (StackedFrames)."""
+    resolved = _resolve(spec, env_config)
+    return _stacked(resolved, frame_stack) if frame_stack > 1 else resolved
+
+
+def _resolve(spec: str, env_config: dict[str, Any]) -> ResolvedEnv:
     factory = _import_factory(spec) if ":" in spec else None
     if factory is not None:
         creator = functools.partial(_construct, factory)
@@ -67,6 +74,65 @@ def resolve(spec: str, env_config: dict[str, Any]) -> ResolvedEnv:
     gym_spec = _gym_spec(spec)
     env = _build(spec, lambda: gym.make(spec, **env_config))
     return _resolved(spec, spec, None, env, gym_spec.reward_threshold)
+
+
+def stacked_space(space: gym.spaces.Box, frames: int) -> gym.spaces.Box:
+    """`space` `frames` times over, along its last axis (an image's channels)."""
+    return gym.spaces.Box(
+        np.concatenate([space.low] * frames, axis=-1),
+        np.concatenate([space.high] * frames, axis=-1),
+        dtype=space.dtype,
+    )
+
+
+class StackedFrames(gym.Wrapper):
+    """Each observation with the `frames` - 1 before it, oldest first, along the last axis; an
+    episode starts with its first observation repeated."""
+
+    def __init__(self, env: gym.Env, frames: int) -> None:
+        super().__init__(env)
+        self.observation_space = stacked_space(env.observation_space, frames)
+        self._recent: collections.deque = collections.deque(maxlen=frames)
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict]:
+        observation, info = self.env.reset(**kwargs)
+        self._recent.extend([observation] * self._recent.maxlen)
+        return self._stack(), info
+
+    def step(self, action: Any) -> tuple[np.ndarray, Any, bool, bool, dict]:
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        self._recent.append(observation)
+        return self._stack(), reward, terminated, truncated, info
+
+    def _stack(self) -> np.ndarray:
+        return np.concatenate(list(self._recent), axis=-1)
+
+
+def _stacked(resolved: ResolvedEnv, frames: int) -> ResolvedEnv:
+    space = resolved.observation_space
+    if not (isinstance(space, gym.spaces.Box) and len(space.shape) in (1, 3)):
+        raise UserError(
+            f"rl_frame_stack={frames}: stacks images (H, W, C) and vectors, and "
+            f"{resolved.spec}'s observations are {space}"
+        )
+    make_env = resolved.creator or functools.partial(_make_gym_env, resolved.rllib_env)
+    logger.info(
+        "rl_env %s: each observation stacked with the %d before it: %s",
+        resolved.spec,
+        frames - 1,
+        "x".join(str(n) for n in stacked_space(space, frames).shape),
+    )
+    return replace(
+        resolved,
+        creator=functools.partial(_make_stacked, make_env, frames),
+        observation_space=stacked_space(space, frames),
+    )
+
+
+def _make_stacked(
+    make_env: Callable[[dict[str, Any]], gym.Env], frames: int, env_config: dict[str, Any]
+) -> gym.Env:
+    return StackedFrames(make_env(env_config), frames)
 
 
 # What a byte image's pixels are multiplied by before the policy sees them (RLlib's CNNs take

@@ -341,6 +341,8 @@ class RayTrainer(Trainer):
             "env_config": dict(self.config.env_config or {}),
             "training": training,
         }
+        if self.job.frame_stack > 1:  # the policy takes that many observations, stacked
+            description["frame_stack"] = self.job.frame_stack
         scaled = self.observation_scale is not None and self.env is not None
         export.export_model(
             self.algo,
@@ -404,8 +406,14 @@ def _resolve_env(job: JobConfig, base_config: Any | None) -> environments.Resolv
         and base_config.env is not None
         and "env" not in job.model_fields_set
     ):
+        if job.frame_stack > 1:
+            raise UserError(
+                f"rl_frame_stack={job.frame_stack} stacks rl_env's observations, and the "
+                f"script's config names its own env ({base_config.env}): set rl_env too, or "
+                f"stack them in the env"
+            )
         return None
-    return environments.resolve(job.env, job.env_config)
+    return environments.resolve(job.env, job.env_config, job.frame_stack)
 
 
 def _stop_conditions(job: JobConfig, env: environments.ResolvedEnv | None) -> StopConditions:
