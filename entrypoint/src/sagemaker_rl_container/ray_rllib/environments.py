@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.ray_rllib import gym_compat
+from sagemaker_rl_container.ray_rllib import gym_compat, image_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -115,17 +115,17 @@ def _stacked(resolved: ResolvedEnv, frames: int) -> ResolvedEnv:
             f"rl_frame_stack={frames}: stacks images (H, W, C) and vectors, and "
             f"{resolved.spec}'s observations are {space}"
         )
-    make_env = resolved.creator or functools.partial(_make_gym_env, resolved.rllib_env)
+    stacked = stacked_space(space, frames)
     logger.info(
         "rl_env %s: each observation stacked with the %d before it: %s",
         resolved.spec,
         frames - 1,
-        "x".join(str(n) for n in stacked_space(space, frames).shape),
+        "x".join(str(n) for n in stacked.shape),
     )
     return replace(
         resolved,
-        creator=functools.partial(_make_stacked, make_env, frames),
-        observation_space=stacked_space(space, frames),
+        creator=functools.partial(_make_stacked, _creator(resolved), frames),
+        observation_space=stacked,
     )
 
 
@@ -142,7 +142,7 @@ IMAGE_SCALE = 1 / 255
 
 def scaled_images(space: gym.Space) -> bool:
     """Whether `space` is a byte image, (H, W, C) uint8, which the policy sees scaled."""
-    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.uint8
+    return image_encoder.image_shape(space) is not None and space.dtype == np.uint8
 
 
 class ScaledImages(gym.ObservationWrapper):
@@ -164,9 +164,8 @@ def register(resolved: ResolvedEnv, scale_images: bool = False) -> float | None:
     from ray.tune.registry import register_env
 
     if scale_images and scaled_images(resolved.observation_space):
-        # A gymnasium id has no creator of its own: RLlib looks in this registry first.
-        make_env = resolved.creator or functools.partial(_make_gym_env, resolved.rllib_env)
-        register_env(resolved.rllib_env, functools.partial(_make_scaled, make_env))
+        # Registered under the spec, a gymnasium id's too: RLlib looks in this registry first.
+        register_env(resolved.rllib_env, functools.partial(_make_scaled, _creator(resolved)))
         logger.info(
             "rl_env %s shows byte images: the policy sees them scaled to [0, 1] (the exported "
             "policy takes the pixels as they are)",
@@ -176,6 +175,11 @@ def register(resolved: ResolvedEnv, scale_images: bool = False) -> float | None:
     if resolved.creator is not None:
         register_env(resolved.rllib_env, resolved.creator)
     return None
+
+
+def _creator(resolved: ResolvedEnv) -> Callable[[dict[str, Any]], gym.Env]:
+    """What makes the env from an env_config, a gymnasium id's (which has no creator) too."""
+    return resolved.creator or functools.partial(_make_gym_env, resolved.rllib_env)
 
 
 def _make_gym_env(env_id: str, env_config: dict[str, Any]) -> gym.Env:
