@@ -40,6 +40,9 @@ SECTIONS = (
 SPECIAL_STRINGS = ("auto",)  # e.g. rollout_fragment_length, num_cpus_per_learner
 # Settings RLlib also takes as a schedule, [[timestep, value], ...].
 SCHEDULABLE = ("lr", "entropy_coeff")
+# Counts RLlib also takes as a range, (low, high), drawn anew for each sample (DQN's and SAC's
+# n-step returns); JSON has no tuple, so the range arrives as [low, high].
+RANGED = ("n_step",)
 
 
 def apply(config: Any, overrides: dict[str, Any]) -> None:
@@ -122,9 +125,11 @@ def _coerce(key: str, value: Any, current: Any) -> Any:
         if isinstance(value, list):
             if setting in SCHEDULABLE:
                 return _schedule(key, value)
+            if setting in RANGED:
+                return _range(key, value)
             raise UserError(
-                f"hyperparameter {key}={shown(value)}: expected a number (a list, a schedule, "
-                f"only for {' and '.join(SCHEDULABLE)})"
+                f"hyperparameter {key}={shown(value)}: expected a number (a list: a schedule "
+                f"for {' and '.join(SCHEDULABLE)}, a [low, high] range for {', '.join(RANGED)})"
             )
         if isinstance(value, str) and value in SPECIAL_STRINGS:
             return value
@@ -171,6 +176,20 @@ def _number(key: str, value: Any) -> float:
     if _is_rate(key.rsplit(".", 1)[-1]) and number <= 0:
         raise UserError(f"hyperparameter {key}={shown(value)}: a learning rate must be > 0")
     return number
+
+
+def _range(key: str, value: list) -> tuple[int, int]:
+    """RLlib's (low, high) range of a count, both ends included."""
+    try:
+        low, high = (whole_number(_number(key, end)) for end in value)
+    except ValueError:
+        low = high = 0
+    if len(value) != 2 or not 1 <= low <= high:
+        raise UserError(
+            f"hyperparameter {key}={shown(value)}: a range is [low, high], whole numbers with "
+            f"1 <= low <= high, e.g. [2, 5]"
+        )
+    return (low, high)
 
 
 def _schedule(key: str, value: list) -> list:
