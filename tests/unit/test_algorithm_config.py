@@ -10,6 +10,7 @@ from sagemaker_rl_container.errors import UserError
 from sagemaker_rl_container.ray_rllib.algorithm_config import (
     Resources,
     _set_old_stack_defaults,
+    _set_zero_code_defaults,
     build,
     check_action_space,
     check_framework,
@@ -76,6 +77,35 @@ def test_a_fraction_for_a_count_fails_naming_the_tuners_parameter_kind():
         "hyperparameter rl.training.num_epochs=2.5: a count must be a whole number; tune it "
         "with an IntegerParameter, not a ContinuousParameter"
     )
+
+
+def test_an_n_step_range_arrives_as_a_json_list_and_becomes_rllibs_tuple():
+    job = JobConfig.from_hyperparameters({"rl_algorithm": "SAC", "rl.training.n_step": "[2, 5]"})
+    config = build(job, Resources(cpus=2, gpus=0), "Pendulum-v1")
+    assert config.n_step == (2, 5)
+    for bad in ("[5, 2]", "[2, 3, 4]", "[0, 2]", "[1.5, 3]"):
+        job = JobConfig.from_hyperparameters({"rl_algorithm": "SAC", "rl.training.n_step": bad})
+        with pytest.raises(UserError) as error:
+            build(job, Resources(cpus=2, gpus=0), "Pendulum-v1")
+        assert str(error.value).startswith(
+            f"hyperparameter rl.training.n_step={bad}: a range is [low, high]"
+        )
+
+
+def test_zero_code_sac_starts_from_rllibs_tuned_settings_on_the_new_stack_only():
+    job = JobConfig.from_hyperparameters({"rl_algorithm": "SAC", "rl.training.actor_lr": "0.001"})
+    config = build(job, Resources(cpus=2, gpus=0), "Pendulum-v1")
+    assert (config.actor_lr, config.critic_lr, config.n_step) == (0.001, 8e-4, (2, 5))
+    assert config.num_steps_sampled_before_learning_starts == 256
+    assert config.replay_buffer_config["capacity"] == 100_000
+    assert config.lr is None  # RLlib refuses a global lr beside the three SAC ones
+    # The TensorFlow images' old stack takes neither the n-step range nor the episode buffer.
+    _, old_stack = default_config("SAC")
+    old_stack.api_stack(
+        enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False
+    )
+    _set_zero_code_defaults(old_stack, {})
+    assert (old_stack.n_step, old_stack.actor_lr) == (1, default_config("SAC")[1].actor_lr)
 
 
 def test_other_algorithms_keep_rllib_defaults():

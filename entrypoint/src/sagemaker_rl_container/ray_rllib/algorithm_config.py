@@ -48,6 +48,30 @@ ZERO_CODE_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "SAC": {"training": {"lr": None}},
     "CQL": {"training": {"lr": None}},
 }
+# On RLlib's new API stack, zero-code SAC starts from RLlib's own tuned Pendulum-v1 example
+# (rllib/tuned_examples/sac/pendulum_sac.py) rather than SAC's defaults, whose actor learns at
+# 3e-5 and whose one-step returns take one update per env step: measured here on Pendulum-v1
+# (make bench, bench/sac_bench.py), RLlib's defaults had not reached -200 after 400 s; these did
+# in about 190 s. A range of n-step returns makes RLlib sample as many steps per update (its
+# native ratio). The old stack (TensorFlow) takes neither the range nor the episode buffer.
+NEW_STACK_ZERO_CODE_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "SAC": {
+        "training": {
+            "actor_lr": 2e-4,
+            "critic_lr": 8e-4,
+            "alpha_lr": 9e-4,
+            "initial_alpha": 1.001,
+            "n_step": (2, 5),
+            "num_steps_sampled_before_learning_starts": 256,
+            "replay_buffer_config": {
+                "type": "PrioritizedEpisodeReplayBuffer",
+                "capacity": 100_000,
+                "alpha": 1.0,
+                "beta": 0.0,
+            },
+        }
+    },
+}
 # For every zero-code job. log_sys_usage: Tune's CPU/RAM sampling thread adds metrics no log
 # shows, and stopping it delays the end of each job.
 # On one host, an env runner that fails has met a bug in the environment (RLlib would restart
@@ -249,7 +273,11 @@ def _set_zero_code_defaults(config: Any, user_overrides: dict, single_host: bool
     sections = dict(COMMON_ZERO_CODE_DEFAULTS)
     if single_host:
         sections.update(SINGLE_HOST_DEFAULTS)
-    sections.update(ZERO_CODE_DEFAULTS.get(algorithm_name(config), {}))
+    name = algorithm_name(config)
+    sections.update(ZERO_CODE_DEFAULTS.get(name, {}))
+    if config.enable_rl_module_and_learner:
+        for section, defaults in NEW_STACK_ZERO_CODE_DEFAULTS.get(name, {}).items():
+            sections[section] = {**sections.get(section, {}), **defaults}
     for section, defaults in sections.items():
         chosen = {
             key: value
