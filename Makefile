@@ -222,6 +222,7 @@ bench: venv $(BENCH_VENV)/.installed $(PEER_VENV)/.installed build-all
 	$(BENCH_VENV)/bin/python bench/training_bench.py $(IMAGE_REF)
 	$(BENCH_VENV)/bin/python bench/peer_bench.py $(IMAGE_REF) $(PEER_VENV)/bin/python
 	$(BENCH_VENV)/bin/python bench/matched_bench.py $(IMAGE_REF) $(PEER_VENV)/bin/python
+	$(BENCH_VENV)/bin/python bench/sac_bench.py $(IMAGE_REF) $(PEER_VENV)/bin/python
 	$(VENV)/bin/python bench/startup_bench.py $(IMAGE_REF)
 	$(VENV)/bin/python bench/serve_bench.py $(IMAGE_REF)
 	$(VENV)/bin/python bench/serve_image_bench.py $(SERVE_IMAGE_REF) $(IMAGE_REF)

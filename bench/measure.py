@@ -99,16 +99,36 @@ def peer_python(argv: list[str]) -> str:
     return python
 
 
+def zero_code_settings() -> dict:
+    """The PPO settings `train` uses for a zero-code CartPole job on this machine."""
+    from sagemaker_rl_container.config import JobConfig
+    from sagemaker_rl_container.ray_rllib import algorithm_config
+
+    job = JobConfig.from_hyperparameters({"rl_algorithm": "PPO", "rl_env": "CartPole-v1"})
+    config = algorithm_config.build(
+        job, algorithm_config.Resources(cpus=os.cpu_count() or 1, gpus=0), "CartPole-v1"
+    )
+    return {
+        "num_env_runners": config.num_env_runners,
+        "num_envs_per_env_runner": config.num_envs_per_env_runner,
+        "log_sys_usage": config.log_sys_usage,
+        "lr": config.lr,
+        "num_epochs": config.num_epochs,
+        "minibatch_size": config.minibatch_size,
+        "train_batch_size_per_learner": config.train_batch_size_per_learner,
+    }
+
+
 # ---- how well an exported policy plays -------------------------------------------------------
 
 
-def cartpole_return(act: Callable[[Any], int]) -> float:
-    """Mean return of `act` (observation -> action) on EVAL_EPISODES fresh CartPole-v1 episodes,
+def episode_return(act: Callable[[Any], Any], env_id: str = "CartPole-v1") -> float:
+    """Mean return of `act` (observation -> action) on EVAL_EPISODES fresh episodes of `env_id`,
     the same seeds for every policy: a job's own stop condition averages only the few episodes
     of its last iteration."""
     import gymnasium as gym
 
-    env = gym.make("CartPole-v1")
+    env = gym.make(env_id)
     returns = []
     for episode in range(EVAL_EPISODES):
         observation, _ = env.reset(seed=1000 + episode)
@@ -122,25 +142,27 @@ def cartpole_return(act: Callable[[Any], int]) -> float:
 
 
 def served_policy_return(model_dir: Path) -> float:
-    """The exported model as `serve` loads it (greedy actions)."""
+    """The exported CartPole model as `serve` loads it (greedy actions)."""
     from sagemaker_rl_container.serving.load import load_policy
 
     policy = load_policy(model_dir)
-    return cartpole_return(lambda obs: int(policy.predict(obs).outputs["actions"][0]))
+    return episode_return(lambda obs: int(policy.predict(obs).outputs["actions"][0]))
 
 
-def onnx_return(path: Path) -> float:
-    """A policy.onnx (ours or the peer's: "observations" in, greedy "actions" out)."""
+def onnx_return(path: Path, env_id: str = "CartPole-v1") -> float:
+    """A policy.onnx (ours or the peer's: "observations" in, greedy "actions" out) on `env_id`:
+    a discrete action is one integer per observation, a continuous one an array."""
     import numpy as np
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path))
 
-    def act(observation: Any) -> int:
+    def act(observation: Any) -> Any:
         batch = np.asarray(observation, np.float32)[None]
-        return int(session.run(["actions"], {"observations": batch})[0][0])
+        action = session.run(["actions"], {"observations": batch})[0][0]
+        return action if np.ndim(action) else int(action)
 
-    return cartpole_return(act)
+    return episode_return(act, env_id)
 
 
 # ---- what a container used ------------------------------------------------------------------

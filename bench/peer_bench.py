@@ -9,7 +9,13 @@ bench/peer-requirements.txt), on the same cores, in pairs, the order alternating
    reaches 450, then a greedy evaluation of 10 episodes does), and after each run the exported
    policy, acting greedily, must average >= 450 on EVAL_EPISODES fresh episodes too.
    Figure: SB3 seconds / ours. Target: >= 1 (ours at least as fast; issue 23).
-2. Training throughput of those same runs: env steps sampled per second of training (ours:
+2. Ray's own floor: the same job as an RLlib user would script it (bench/bare_rllib_solve.py: the
+   zero-code PPO settings, the same stop rule, a checkpoint at the end), run with `docker run`
+   in the same image, none of our code. Figure: ours seconds / the floor's. Target: <= 1.25
+   (issue 23: where SB3 is out of reach because of Ray's own start-up and per-iteration costs,
+   be within 1.25x of what Ray itself takes; bench/startup_bench.py breaks Ray's start-up down
+   process by process).
+3. Training throughput of those same runs: env steps sampled per second of training (ours:
    RLlib's timesteps / time_total_s from the last [rl-metrics] line; SB3: timesteps / learn()
    seconds less its stop evaluations). Figure: ours / SB3, each side with its own tuned
    settings: no target (bench/matched_bench.py compares both on the same settings).
@@ -34,12 +40,23 @@ import time
 from pathlib import Path
 
 from figures import ROOT, Figure, report
-from measure import EVAL_EPISODES, SOLVE, in_image, layout, metrics, onnx_return, peer_python
+from measure import (
+    DOCKER,
+    EVAL_EPISODES,
+    SOLVE,
+    in_image,
+    layout,
+    metrics,
+    onnx_return,
+    peer_python,
+    zero_code_settings,
+)
 
 PAIRS = int(os.environ.get("BENCH_PEER_PAIRS", "3"))
 SOLVE_CAP_S = float(os.environ.get("BENCH_SOLVE_CAP_S", "600"))
 THREADS = os.environ.get("BENCH_TORCH_THREADS")
 TARGET_SOLVE = 1.0
+TARGET_FLOOR = 1.25
 TARGET_THROUGHPUT = None  # each side's own settings: bench/matched_bench.py has the target
 
 
@@ -81,17 +98,49 @@ def peer(python: str, out: Path) -> dict:
     }
 
 
+def floor(image: str, out: Path, settings: dict) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    extra = ("-e", f"OMP_NUM_THREADS={THREADS}") if THREADS else ()
+    command = [DOCKER, "run", "--rm", "-v", f"{ROOT / 'bench'}:/bench:ro", "-v", f"{out}:/out"]
+    script = ("/bench/bare_rllib_solve.py", json.dumps(settings), "/out/checkpoint")
+    started = time.monotonic()
+    proc = subprocess.run(
+        [*command, *extra, "--entrypoint", "python3", image, *script],
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        sys.exit(f"the bare RLlib script failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"seconds": seconds, "timesteps": result["timesteps"], "reached": result["solved"]}
+
+
 def main() -> int:
     image = sys.argv[1]
     python = peer_python(sys.argv)
     work = Path(tempfile.mkdtemp(prefix="peer-bench-", dir="/var/tmp"))
+    settings = zero_code_settings()
     runs: dict[str, list[dict]] = {"ours": [], "sb3": []}
-    print(f"\nours ({image}) vs Stable-Baselines3 PPO (zoo settings), {PAIRS} pairs")
+    floors: list[dict] = []
+    print(
+        f"\nours ({image}) vs Stable-Baselines3 PPO (zoo settings) and Ray's floor (bare RLlib), "
+        f"{PAIRS} rounds"
+    )
     try:
         for pair in range(PAIRS):
-            order = ["ours", "sb3"] if pair % 2 == 0 else ["sb3", "ours"]
+            order = ["ours", "sb3", "floor"] if pair % 2 == 0 else ["floor", "sb3", "ours"]
             for name in order:
                 where = work / f"{pair}-{name}"
+                if name == "floor":
+                    floors.append(floor(image, where, settings))
+                    print(
+                        f"  pair {pair + 1} floor: {floors[-1]['seconds']:6.1f} s, "
+                        f"{floors[-1]['timesteps']:6d} env steps"
+                        f"{'' if floors[-1]['reached'] else ' (NOT solved)'}",
+                        flush=True,
+                    )
+                    continue
                 run = ours(image, where) if name == "ours" else peer(python, where)
                 runs[name].append(run)
                 solved = run["reached"] and run["evaluated"] >= 450
@@ -130,6 +179,26 @@ def main() -> int:
             f"({median('sb3', 'timesteps'):.0f} env steps) (medians)"
             + "".join(f"; {problem}" for problem in invalid),
             invalid="; ".join(invalid),
+        )
+    )
+    unsolved = sum(1 for run in floors if not run["reached"])
+    to_floor = [o["seconds"] / f["seconds"] for o, f in zip(runs["ours"], floors, strict=True)]
+    floor_median = statistics.median(run["seconds"] for run in floors)
+    report(
+        Figure(
+            "CartPole time to solve, ours / Ray's floor (bare RLlib script, same image)",
+            "x",
+            to_floor,
+            TARGET_FLOOR,
+            higher_is_better=False,
+            value_override=median("ours", "seconds") / floor_median,
+            low=min(to_floor),
+            high=max(to_floor),
+            note=f"ours {median('ours', 'seconds'):.1f} s, the floor {floor_median:.1f} s "
+            f"({statistics.median(run['timesteps'] for run in floors):.0f} env steps) (medians; "
+            f"the floor: bench/bare_rllib_solve.py with {settings})"
+            + (f"; {unsolved} floor run(s) did not solve" if unsolved else ""),
+            invalid=f"{unsolved} floor run(s) did not solve" if unsolved else "",
         )
     )
     rate = [o["rate"] / s["rate"] for o, s in zip(runs["ours"], runs["sb3"], strict=True)]

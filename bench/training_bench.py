@@ -41,6 +41,7 @@ from measure import (
     metrics,
     served_policy_return,
     timed,
+    zero_code_settings,
 )
 
 SOLVE_REPEATS = int(os.environ.get("BENCH_SOLVE_REPEATS", "3"))
@@ -65,26 +66,6 @@ FIXED_WORK = {"rl_algorithm": "PPO", "rl_env": "CartPole-v1", "rl_stop_iteration
 def bare(settings: dict) -> tuple[float, str]:
     command = [sys.executable, str(ROOT / "bench" / "bare_rllib.py"), json.dumps(settings)]
     return timed(command, dict(os.environ), "first-iteration")
-
-
-def zero_code_settings() -> dict:
-    """The PPO settings `train` uses for a zero-code CartPole job on this machine."""
-    from sagemaker_rl_container.config import JobConfig
-    from sagemaker_rl_container.ray_rllib import algorithm_config
-
-    job = JobConfig.from_hyperparameters({"rl_algorithm": "PPO", "rl_env": "CartPole-v1"})
-    config = algorithm_config.build(
-        job, algorithm_config.Resources(cpus=os.cpu_count() or 1, gpus=0), "CartPole-v1"
-    )
-    return {
-        "num_env_runners": config.num_env_runners,
-        "num_envs_per_env_runner": config.num_envs_per_env_runner,
-        "log_sys_usage": config.log_sys_usage,
-        "lr": config.lr,
-        "num_epochs": config.num_epochs,
-        "minibatch_size": config.minibatch_size,
-        "train_batch_size_per_learner": config.train_batch_size_per_learner,
-    }
 
 
 def time_to_solve(image: str, work: Path) -> None:
