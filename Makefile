@@ -10,8 +10,9 @@
 #   make test-catalogue   every preset and algorithm: train, export, serve; writes tests/catalogue/RESULTS.md
 #   make lint             ruff, hadolint on every Dockerfile, matrix and docs drift checks
 #   make docs             regenerate docs/hyperparameters.md from the config models
-#   make bench            benchmarks (time to solve, overheads, serving, serve-only image and a
-#                         10-minute soak, cluster, size, rebuild)
+#   make bench            benchmarks (time to solve against SB3 and Ray's floor, SAC against SB3,
+#                         overheads, serving, serve-only image and a 10-minute soak, cluster,
+#                         size, rebuild)
 #   make build-all        every image this machine can build (images/matrix.toml)
 #   make generate         regenerate the Dockerfiles from images/matrix.toml
 #   make push REGISTRY=…  tag and push
