@@ -48,6 +48,34 @@ def test_rllibs_own_sizes_vectors_and_a_users_filters_are_left_alone():
     assert config.model_config["conv_filters"] == mine
 
 
+@pytest.mark.parametrize(
+    ("height", "width", "expected"),
+    [
+        (24, 24, [[16, 4, 2], [32, 4, 2], [256, [6, 6], 1]]),  # 24 -> 12 -> 6, then 6x6 valid
+        (7, 9, [[16, 3, 2], [256, [4, 5], 1]]),  # "same" padding: ceil(7 / 2), ceil(9 / 2)
+        (5, 5, [[16, 3, 1], [256, [5, 5], 1]]),
+    ],
+)
+def test_the_old_stacks_cnn_ends_in_one_convolution_over_what_is_left(height, width, expected):
+    # RLlib's old vision network (TensorFlow) insists on a 1x1 map out of the last layer.
+    assert image_encoder.old_stack_filters(height, width) == expected
+
+
+def test_on_the_old_stack_the_filters_go_into_its_model_config_unless_the_user_set_them():
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    def old_stack(model: dict):
+        config = PPOConfig().api_stack(
+            enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False
+        )
+        config.training(model=model)
+        image_encoder.configure(config, image(24, 24))
+        return config.model["conv_filters"]
+
+    assert old_stack({}) == [[16, 4, 2], [32, 4, 2], [256, [6, 6], 1]]
+    assert old_stack({"conv_filters": [[8, 24, 1]]}) == [[8, 24, 1]]
+
+
 def test_byte_images_are_seen_scaled_to_one_and_other_observations_as_they_are():
     assert environments.scaled_images(image(24, 24))
     assert not environments.scaled_images(image(24, 24, dtype=np.float32))

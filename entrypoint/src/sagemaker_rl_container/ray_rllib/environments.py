@@ -159,7 +159,7 @@ class ScaledImages(gym.ObservationWrapper):
 
 def register(resolved: ResolvedEnv, scale_images: bool = False) -> float | None:
     """Make a `module:Class` env known to RLlib under its spec (call after `ray.init`).
-    `scale_images` (RLlib's new API stack): a byte-image env is registered scaled; returns
+    `scale_images`: a byte-image env is registered scaled; returns
     the scale its observations get, None where they are left as they are."""
     from ray.tune.registry import register_env
 

@@ -86,7 +86,7 @@ def export_model(
             meta["onnx"] = _optional(
                 "ONNX",
                 lambda: convert_saved_model_to_onnx(
-                    model_dir, meta["tf_serving"], obs_space, action_space
+                    model_dir, meta["tf_serving"], obs_space, action_space, input_scale
                 ),
                 not_exported,
                 required=bool(export_onnx),

@@ -4,8 +4,11 @@ RLlib builds a CNN encoder for an `(H, W, C)` observation from the model config'
 `conv_filters`, and has defaults for a few sizes only (96, 84, 64, 42 and 10 pixels square);
 any other image, a user's rendered grid world, say, fails the job at build time. A zero-code
 job gets filters here instead: 4x4 convolutions of stride 2, 16 channels doubling per layer,
-until the image is about 6 pixels across, then RLlib's own dense layers. A user's
-`conv_filters` (rl.rl_module.model_config) always wins.
+until the image is about 6 pixels across, then RLlib's own dense layers. RLlib's old API stack
+(the TensorFlow images) wants its CNN to end in a 1x1 feature map, as its own defaults do (42
+pixels: 21, 11, then an 11x11 "valid" convolution): there the same layers end with one
+convolution as large as what is left. A user's `conv_filters` (rl.rl_module.model_config, or
+rl.training.model on the old stack) always wins.
 """
 
 from __future__ import annotations
@@ -42,13 +45,22 @@ def filters(height: int, width: int) -> list[list[int]]:
     return layers or [[CHANNELS[0], 3, 1]]
 
 
+def old_stack_filters(height: int, width: int) -> list[list[Any]]:
+    """`filters`, then one "valid" convolution over what is left, for the old stack's vision
+    network: each layer before it pads ("same"), so a stride of 2 leaves ceil(size / 2)."""
+    layers: list[list[Any]] = [list(layer) for layer in filters(height, width)]
+    for _, _, stride in layers:
+        height, width = math.ceil(height / stride), math.ceil(width / stride)
+    return [*layers, [256, [height, width], 1]]
+
+
 def configure(config: Any, observation_space: Any) -> None:
-    """Give `config` CNN filters for an image observation RLlib has no default for. RLlib's
-    new API stack only: the old stack's vision network (TensorFlow) has rules of its own."""
+    """Give `config` CNN filters for an image observation RLlib has no default for."""
     shape = image_shape(observation_space)
-    if shape is None or not config.enable_rl_module_and_learner:
+    if shape is None:
         return
-    if config.model_config.get("conv_filters"):
+    new_stack = config.enable_rl_module_and_learner
+    if (config.model_config if new_stack else config.model).get("conv_filters"):
         return
     from ray.rllib.models.utils import get_filter_config
 
@@ -57,15 +69,25 @@ def configure(config: Any, observation_space: Any) -> None:
         return  # RLlib has a default for this size
     except ValueError:
         pass
+    if not new_stack:
+        chosen = old_stack_filters(shape[0], shape[1])
+        config.training(model={**config.model, "conv_filters": chosen})
+        _log(shape, chosen, "rl.training.model")
+        return
     chosen = filters(shape[0], shape[1])
     current = config._model_config
     if dataclasses.is_dataclass(current):
         config.rl_module(model_config=dataclasses.replace(current, conv_filters=chosen))
     else:
         config.rl_module(model_config={**(current or {}), "conv_filters": chosen})
+    _log(shape, chosen, "rl.rl_module.model_config")
+
+
+def _log(shape: tuple[int, int, int], chosen: list, where: str) -> None:
     logger.info(
         "Image observations %s: CNN filters %s ([channels, kernel, stride]; choose others "
-        "with rl.rl_module.model_config's conv_filters)",
+        "with %s's conv_filters)",
         "x".join(str(n) for n in shape),
         chosen,
+        where,
     )

@@ -181,9 +181,7 @@ class RayTrainer(Trainer):
                 self.node.connect()
         self._log_plan()
         if self.env is not None:
-            self.observation_scale = environments.register(
-                self.env, scale_images=bool(self.config.enable_rl_module_and_learner)
-            )
+            self.observation_scale = environments.register(self.env, scale_images=True)
         if self.before_build is not None:
             self.before_build()
             # The program's own env may be written for gym: run it through Shimmy.

@@ -128,6 +128,8 @@ class SavedModelPolicy(Policy):
         self.input_name, spec = next(iter(saved["inputs"].items()))
         self.observation_shape = tuple(spec["shape"][1:])
         self.logits_name = saved["action_dist_inputs"]
+        # Byte images the policy saw scaled (ray_rllib/environments.py): it takes the pixels.
+        self.input_scale = np.float32(metadata.get("observation_scale") or 1.0)
         space = metadata["action_space"]
         self.discrete = space["type"] == "Discrete"
         self.low = np.array(space.get("low") or [], np.float32)
@@ -138,9 +140,10 @@ class SavedModelPolicy(Policy):
         self.tf = tf
 
     def _run(self, batch: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
-        logits = self.signature(**{self.input_name: self.tf.constant(batch)})[
-            self.logits_name
-        ].numpy()
+        scaled = batch * self.input_scale if self.input_scale != 1 else batch
+        logits = self.signature(**{self.input_name: self.tf.constant(scaled)})[self.logits_name]
+        # A vision network's logits are [batch, 1, 1, n]: the same numbers as [batch, n].
+        logits = logits.numpy().reshape(len(batch), -1)
         if self.discrete:
             values = {
                 "actions": logits.argmax(axis=1),
