@@ -113,7 +113,7 @@ CASES = {
         {"rl.training.gamma": "[0.5, 0.9]"},
         None,
         None,
-        "hyperparameter rl.training.gamma=[0.5, 0.9]: expected a number (a list, a schedule, only for lr and entropy_coeff)",
+        "hyperparameter rl.training.gamma=[0.5, 0.9]: expected a number (a list: a schedule for lr and entropy_coeff, a [low, high] range for n_step)",
     ),
     "a megabyte value": (
         {"rl_env_config": "x" * 1_000_000},
