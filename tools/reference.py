@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from sagemaker_rl_container.coach.config import coach_settings
-from sagemaker_rl_container.config import OVERRIDE_SETTING, JobConfig, Setting, settings_of
+from sagemaker_rl_container.config import RAY_OVERRIDE_SETTINGS, JobConfig, Setting, settings_of
 from sagemaker_rl_container.ray_rllib import algorithm_config, legacy_experiment, sizing
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def render() -> str:
         [
             HEADER,
             "## Ray RLlib images\n",
-            table([*settings_of(JobConfig), OVERRIDE_SETTING]),
+            table([*settings_of(JobConfig), *RAY_OVERRIDE_SETTINGS]),
             RAY_NOTES,
             sizing_section(),
             legacy_section(),

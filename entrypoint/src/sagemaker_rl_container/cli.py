@@ -3,6 +3,7 @@
   sagemaker-rl train                 run the training job SageMaker describes in /opt/ml
   sagemaker-rl serve                 serve /opt/ml/model on port 8080 (SageMaker hosting)
   sagemaker-rl metric-definitions    print SageMaker MetricDefinitions for the logged metrics
+                                     (--policies a,b: a multi-agent job's, per policy too)
   sagemaker-rl hyperparameters       list the rl_* hyperparameters and their defaults
 
 `train` checks the config files SageMaker wrote, then hands over to sagemaker-training's
@@ -98,7 +99,15 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("train", help="run the training job described in /opt/ml")
     commands.add_parser("serve", help="serve the exported policy (SageMaker hosting contract)")
-    commands.add_parser("metric-definitions", help="print SageMaker MetricDefinitions (JSON)")
+    definitions = commands.add_parser(
+        "metric-definitions", help="print SageMaker MetricDefinitions (JSON)"
+    )
+    definitions.add_argument(
+        "--policies",
+        default="",
+        help="a multi-agent job's policies, comma-separated: adds each one's return and "
+        "episode length",
+    )
     commands.add_parser("hyperparameters", help="list the rl_* hyperparameters")
     args = parser.parse_args(argv)
     if args.command != "serve" and os.environ.get(SERVE_ONLY_ENV):
@@ -123,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "metric-definitions":
         from sagemaker_rl_container.metrics import metric_definitions_json
 
-        print(metric_definitions_json())
+        print(metric_definitions_json([p for p in args.policies.split(",") if p]))
     elif args.command == "hyperparameters":
         for setting in _settings(os.environ.get("SAGEMAKER_RL_TOOLKIT", "ray")):
             print(f"{setting.key:<30} default {setting.default:<14} {setting.description}")
@@ -135,6 +144,6 @@ def _settings(toolkit: str) -> list:
         from sagemaker_rl_container.coach.config import coach_settings
 
         return coach_settings()
-    from sagemaker_rl_container.config import OVERRIDE_SETTING, JobConfig, settings_of
+    from sagemaker_rl_container.config import RAY_OVERRIDE_SETTINGS, JobConfig, settings_of
 
-    return [*settings_of(JobConfig), OVERRIDE_SETTING]
+    return [*settings_of(JobConfig), *RAY_OVERRIDE_SETTINGS]

@@ -61,7 +61,8 @@ class JobConfig(BaseModel):
     env: str = Field(
         "CartPole-v1",
         description="a gymnasium id, or `module:Class` / `module:factory` from the source "
-        "directory or an installed package",
+        "directory or an installed package; an RLlib MultiAgentEnv or a PettingZoo env is "
+        "multi-agent (a PettingZoo module alone, e.g. `my_game`, builds `my_game.parallel_env`)",
     )
     env_config: dict[str, Any] = Field(
         default_factory=dict,
@@ -267,6 +268,25 @@ OVERRIDE_SETTING = Setting(
     "evaluation, rl_module, offline_data, reporting, debugging, fault_tolerance, multi_agent, "
     "checkpointing, resources, framework, api_stack",
 )
+# A multi-agent env's policies (ray_rllib/multi_agent.py), read by the image rather than passed
+# to config.multi_agent() as they are: RLlib's own form is a function.
+MULTI_AGENT_SETTINGS = (
+    Setting(
+        "rl.multi_agent.policy_mapping",
+        "by spaces",
+        'multi-agent envs: {"agent_id": "policy", ...}, agent ids or fnmatch patterns '
+        '("red_*"; an id wins over a pattern), every agent mapped; agents mapped to one policy '
+        "share it and must share spaces. Unset: agents with the same spaces share one policy "
+        '("shared" when all do), each other group gets its own, named for its agents',
+    ),
+    Setting(
+        "rl.multi_agent.policies_to_train",
+        "every policy",
+        'multi-agent envs: the policies that learn, e.g. ["red"]; the others act with their '
+        "initial weights",
+    ),
+)
+RAY_OVERRIDE_SETTINGS = (OVERRIDE_SETTING, *MULTI_AGENT_SETTINGS)
 
 
 def validation_error_line(

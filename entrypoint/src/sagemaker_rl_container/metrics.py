@@ -12,6 +12,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,13 @@ EVALUATION_METRICS = (
     "ope_wis",
 )
 OPTIONAL_METRICS = LOSS_METRICS + EVALUATION_METRICS
+# Logged for each policy of a multi-agent job, as policy_<policy>_<name>.
+POLICY_METRICS = ("episode_return_mean", "episode_len_mean")
+
+
+def policy_metric(policy: str, name: str) -> str:
+    """A policy's metric name: policy_blue_episode_return_mean (non-word characters as _)."""
+    return "policy_" + re.sub(r"\W", "_", policy) + "_" + name
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,8 @@ class IterationMetrics:
     # How many episodes `episode_return_mean` averages (those that ended this iteration), when
     # the toolkit says; stopping on the mean return needs it (see stopping.RecentReturns).
     episodes_this_iter: int | None = None
+    # A multi-agent job's figures by policy, by the names in POLICY_METRICS.
+    policies: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def values(self) -> dict[str, float]:
@@ -97,6 +107,8 @@ class IterationMetrics:
             "time_total_s": self.time_total_s,
         }
         values.update({name: self.losses[name] for name in OPTIONAL_METRICS if name in self.losses})
+        for policy, figures in self.policies.items():
+            values.update({policy_metric(policy, name): figures[name] for name in POLICY_METRICS})
         return values
 
 
@@ -187,14 +199,16 @@ def write_whole_lines() -> None:
         sys.stdout.reconfigure(line_buffering=True, write_through=False)  # type: ignore[union-attr]
 
 
-def metric_definitions() -> list[dict[str, str]]:
-    """SageMaker `MetricDefinitions` for every metric the launchers log."""
+def metric_definitions(policies: Sequence[str] = ()) -> list[dict[str, str]]:
+    """SageMaker `MetricDefinitions` for every metric the launchers log; `policies`: a
+    multi-agent job's policies, whose own metrics are added."""
     tag = re.escape(METRICS_TAG)
+    per_policy = [policy_metric(policy, name) for policy in policies for name in POLICY_METRICS]
     return [
         {"Name": name, "Regex": f"{tag} (?:.* )?{name}=({NUMBER})"}
-        for name in CORE_METRICS + OPTIONAL_METRICS
+        for name in (*CORE_METRICS, *OPTIONAL_METRICS, *per_policy)
     ]
 
 
-def metric_definitions_json() -> str:
-    return json.dumps(metric_definitions(), indent=2)
+def metric_definitions_json(policies: Sequence[str] = ()) -> str:
+    return json.dumps(metric_definitions(policies), indent=2)

@@ -3,7 +3,8 @@
 - `/opt/ml/output/tensorboard/`: TensorBoard event files, one scalar per metric, stepped by env
   steps. That is the local path SageMaker's `TensorBoardOutputConfig` uploads by default.
 - `/opt/ml/output/data/training_curve.png` (+ `.csv`): mean episode return (with the min..max
-  band) against env steps; `output/data` is what SageMaker packs into `output.tar.gz`.
+  band) against env steps, and a multi-agent job's mean return of each policy; `output/data` is
+  what SageMaker packs into `output.tar.gz`.
 
 The history also lives beside the checkpoints, so a job restarted from a checkpoint (managed spot)
 plots its whole run, not just the part since the restart.
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sagemaker_rl_container import background_imports
-from sagemaker_rl_container.metrics import IterationMetrics
+from sagemaker_rl_container.metrics import IterationMetrics, policy_metric
 
 if TYPE_CHECKING:
     from sagemaker_rl_container.contract import TrainingContract
@@ -81,6 +82,10 @@ class TrainingCurve:
 
     def record(self, metrics: IterationMetrics) -> None:
         row = {name: float(getattr(metrics, name)) for name in COLUMNS}
+        for policy, figures in metrics.policies.items():
+            row[policy_metric(policy, "episode_return_mean")] = float(
+                figures["episode_return_mean"]
+            )
         self.rows.append(row)
         self._write_csv(self.history)
         writer = self._tensorboard()
@@ -132,8 +137,11 @@ class TrainingCurve:
             staging.replace(path)
 
     def _write_rows(self, path: Path) -> None:
+        names = list(COLUMNS)
+        for row in self.rows:  # a multi-agent job's policies, in the order they appear
+            names.extend(name for name in row if name not in names)
         with path.open("w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=COLUMNS)
+            writer = csv.DictWriter(file, fieldnames=names, restval="nan")
             writer.writeheader()
             writer.writerows(self.rows)
 
@@ -155,6 +163,10 @@ class TrainingCurve:
                 label="min..max",
             )
             axes.plot(steps, [row["episode_return_mean"] for row in rows], label="mean return")
+            for name in _policy_columns(rows):
+                policy = name.removeprefix("policy_").removesuffix("_episode_return_mean")
+                values = [row.get(name, math.nan) for row in rows]
+                axes.plot(steps, values, label=f"policy {policy}", linewidth=1)
             axes.legend(loc="lower right")
         else:
             axes.text(0.5, 0.5, "no episode finished", ha="center", transform=axes.transAxes)
@@ -166,3 +178,10 @@ class TrainingCurve:
         self.png.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(self.png)
         pyplot.close(figure)
+
+
+def _policy_columns(rows: list[dict[str, float]]) -> list[str]:
+    names: list[str] = []
+    for row in rows:
+        names.extend(name for name in row if name not in COLUMNS and name not in names)
+    return names

@@ -18,6 +18,7 @@ from sagemaker_rl_container.errors import UserError
 from sagemaker_rl_container.ray_rllib import (
     evaluation,
     image_encoder,
+    multi_agent,
     offline,
     overrides,
     sizing,
@@ -195,13 +196,15 @@ def build(
     evaluation_episodes: int = 0,
     single_host: bool = True,
     observation_space: Any = None,
+    policy_plan: multi_agent.PolicyPlan | None = None,
 ) -> Any:
     """The validated AlgorithmConfig. `base` is a script-mode program's config, if any;
     `check=False` skips the resource check (a cluster's size is not known yet);
     `dataset_input`/`dataset_output`: where an offline job reads, or a job records, its data;
     `evaluation_episodes`: a zero-code job's on-demand evaluation (see evaluation.py);
     `single_host`: whether the job runs on one host (see SINGLE_HOST_DEFAULTS);
-    `observation_space`: the env's, where known (image observations get a CNN)."""
+    `observation_space`: the env's, where known (image observations get a CNN);
+    `policy_plan`: a multi-agent env's policies (multi_agent.py)."""
     if base is None:
         _, config = default_config(job.algorithm)
     else:
@@ -227,7 +230,12 @@ def build(
     if job.seed is not None:
         config.debugging(seed=job.seed)
     offline.configure(config, job.overrides, dataset_input, dataset_output)
-    overrides.apply(config, job.overrides)
+    if policy_plan is not None:
+        multi_agent.configure(config, policy_plan)
+    overrides.apply(
+        config,
+        {key: value for key, value in job.overrides.items() if key not in multi_agent.OWN_SETTINGS},
+    )
     if base is None and observation_space is not None:  # after the user's model_config
         image_encoder.configure(config, observation_space)
     if check:

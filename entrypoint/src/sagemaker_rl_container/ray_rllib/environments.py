@@ -4,7 +4,10 @@
 `module:Class` / `module:factory` importable from the source directory or an installed package.
 Classes and factories are called with the `rl_env_config` dict, as RLlib calls env classes.
 Environments written for `gym` instead (ids in gym's registry, classes on gym's API) run
-through Shimmy (gym_compat.py).
+through Shimmy (gym_compat.py). Multi-agent envs (an RLlib `MultiAgentEnv`, or a PettingZoo env,
+also named by its module alone, e.g. `my_game` for `my_game:parallel_env`) are described by
+their agents (multi_agent.py); factories whose parameters are all keywords (PettingZoo's `env`
+and `parallel_env`) take `rl_env_config` as keyword arguments.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import collections
 import difflib
 import functools
 import importlib
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -22,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from sagemaker_rl_container.errors import UserError
-from sagemaker_rl_container.ray_rllib import gym_compat, image_encoder
+from sagemaker_rl_container.ray_rllib import gym_compat, image_encoder, multi_agent
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +40,24 @@ class ResolvedEnv:
     observation_space: gym.Space
     action_space: gym.Space
     reward_threshold: float | None
+    # A multi-agent env's agents and their spaces (the spaces above: Dicts by agent); None for
+    # a single-agent env.
+    agents: multi_agent.Agents | None = None
 
 
 def _construct(factory: Callable[..., gym.Env], env_config: dict[str, Any]) -> gym.Env:
-    return factory(env_config)
+    env = factory(**env_config) if _keywords_only(factory) else factory(env_config)
+    return multi_agent.as_rllib_env(env)
+
+
+def _keywords_only(factory: Callable[..., Any]) -> bool:
+    """Whether `factory` takes keyword arguments only (`env(**kwargs)`), not a config dict."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    kinds = {parameter.kind for parameter in parameters}
+    return bool(kinds) and kinds <= {inspect.Parameter.VAR_KEYWORD, inspect.Parameter.KEYWORD_ONLY}
 
 
 def resolve(spec: str, env_config: dict[str, Any], frame_stack: int = 1) -> ResolvedEnv:
@@ -54,6 +72,8 @@ def _resolve(spec: str, env_config: dict[str, Any]) -> ResolvedEnv:
     if factory is not None:
         creator = functools.partial(_construct, factory)
         env = _build(spec, lambda: creator(env_config))
+        if multi_agent.is_multi_agent(env):
+            return _resolved_multi_agent(spec, creator, env)
         if gym_compat.api_of(env) is not None:
             gym_compat.log_adapted(spec, env)
             creator = gym_compat.adapting(creator)
@@ -71,6 +91,9 @@ def _resolve(spec: str, env_config: dict[str, Any]) -> ResolvedEnv:
             )
             threshold = getattr(getattr(env, "spec", None), "reward_threshold", None)
             return _resolved(spec, spec, old_gym, env, threshold)
+        module_factory = _module_factory(spec)
+        if module_factory is not None:
+            return _resolve(module_factory, env_config)
     gym_spec = _gym_spec(spec)
     env = _build(spec, lambda: gym.make(spec, **env_config))
     return _resolved(spec, spec, None, env, gym_spec.reward_threshold)
@@ -197,6 +220,41 @@ def _resolved(spec, name, creator, env, threshold) -> ResolvedEnv:
         env.close()
 
 
+def _resolved_multi_agent(spec: str, creator: Callable, env: Any) -> ResolvedEnv:
+    try:
+        agents = multi_agent.agents_of(env, spec)
+    finally:
+        env.close()
+    return ResolvedEnv(
+        spec,
+        spec,
+        creator,
+        gym.spaces.Dict(agents.observation_spaces),
+        gym.spaces.Dict(agents.action_spaces),
+        None,
+        agents,
+    )
+
+
+# What a module named alone (`rl_env=my_game`) builds, in this order: PettingZoo's convention.
+MODULE_FACTORIES = ("parallel_env", "env")
+
+
+def _module_factory(spec: str) -> str | None:
+    """`module:factory` for a module named alone that has one of MODULE_FACTORIES."""
+    if not spec.replace(".", "").replace("_", "").isalnum():
+        return None
+    try:
+        module = importlib.import_module(spec)
+    except Exception:
+        return None
+    for name in MODULE_FACTORIES:
+        if callable(getattr(module, name, None)):
+            logger.info("rl_env %s: the module's %s() builds the env", spec, name)
+            return f"{spec}:{name}"
+    return None
+
+
 def _import_factory(spec: str) -> Callable[..., gym.Env] | None:
     module_name, _, attribute = spec.partition(":")
     try:
@@ -257,8 +315,8 @@ def _build(spec: str, make: Callable[[], gym.Env]) -> gym.Env:
         raise UserError(
             f"rl_env {spec!r} could not be created: {type(error).__name__}: {error}"
         ) from None
-    if gym_compat.api_of(env) is not None:
-        return env  # wrapped by the caller
+    if gym_compat.api_of(env) is not None or multi_agent.is_multi_agent(env):
+        return env  # wrapped by the caller, or described by its agents
     if not isinstance(getattr(env, "observation_space", None), gym.Space) or not isinstance(
         getattr(env, "action_space", None), gym.Space
     ):

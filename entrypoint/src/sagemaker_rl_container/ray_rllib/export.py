@@ -8,6 +8,9 @@ Layout:
                    `actions` (deterministic, already mapped to the env's action space),
                    `action_dist_inputs` (logits, or mean and log-std) and, for discrete
                    actions, `action_probs` out. The batch dimension is dynamic.
+  policies/<policy>/policy.onnx
+                   a multi-agent job's policies, one ONNX file each (the same contract);
+                   metadata.json's `multi_agent` maps agents to them.
   checkpoint/      the final RLlib checkpoint (`Algorithm.from_checkpoint` restores it),
                    put there by the job before export starts (RayTrainer.keep_checkpoint).
   metadata.json    algorithm, env, spaces, framework, versions, training summary.
@@ -17,8 +20,10 @@ onnx_policy.py (torch), saved_model.py (TensorFlow).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,7 +32,7 @@ import gymnasium as gym
 import numpy as np
 
 from sagemaker_rl_container.errors import UserError, summarize
-from sagemaker_rl_container.ray_rllib import offline
+from sagemaker_rl_container.ray_rllib import multi_agent, offline
 from sagemaker_rl_container.ray_rllib.onnx_policy import ONNX_FILE, export_onnx_policy
 from sagemaker_rl_container.ray_rllib.saved_model import (
     SAVED_MODEL_VERSION,
@@ -39,6 +44,7 @@ from sagemaker_rl_container.versions import installed_versions
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
+POLICIES_DIR = "policies"
 METADATA_FILE = "metadata.json"
 
 
@@ -48,12 +54,16 @@ def export_model(
     description: dict[str, Any],
     export_onnx: bool | None = None,
     observation: tuple[gym.Space, float] | None = None,
+    policy_plan: multi_agent.PolicyPlan | None = None,
 ) -> dict[str, Any]:
     """Write the ONNX policy (or SavedModel) and metadata beside the checkpoint already in
     `model_dir`; returns the metadata written. `observation`: the env's own observation space
     and the scale its observations had for the policy (byte images, environments.py), which
-    the exported policy then applies itself."""
+    the exported policy then applies itself; `policy_plan`: a multi-agent job's policies, each
+    exported on its own."""
     model_dir.mkdir(parents=True, exist_ok=True)
+    if policy_plan is not None:
+        return _export_policies(algo, model_dir, description, export_onnx, policy_plan)
     config = algo.config
     obs_space, action_space = _spaces(algo)
     input_scale = None
@@ -110,6 +120,67 @@ def export_model(
         meta["not_exported"] = not_exported
     (model_dir / METADATA_FILE).write_text(json.dumps(meta, indent=2))
     return meta
+
+
+def _export_policies(
+    algo: Any,
+    model_dir: Path,
+    description: dict[str, Any],
+    export_onnx: bool | None,
+    policy_plan: multi_agent.PolicyPlan,
+) -> dict[str, Any]:
+    """One ONNX file per policy, and metadata naming each policy's agents and spaces."""
+    policies: dict[str, Any] = {}
+    not_exported: dict[str, str] = {}
+    for policy in policy_plan.policies:
+        obs_space, action_space = policy_plan.spaces[policy]
+        file = f"{POLICIES_DIR}/{_path_safe(policy)}/{ONNX_FILE}"
+        (model_dir / file).parent.mkdir(parents=True, exist_ok=True)
+        entry: dict[str, Any] = {
+            "agents": policy_plan.agents_of(policy),
+            "trained": policy in policy_plan.trained,
+            "observation_space": space_to_dict(obs_space),
+            "action_space": space_to_dict(action_space),
+        }
+        if export_onnx or export_onnx is None:
+            entry["onnx"] = _optional(
+                f"ONNX of policy {policy}",
+                functools.partial(
+                    _policy_onnx, algo, model_dir, file, obs_space, action_space, policy
+                ),
+                not_exported,
+                required=bool(export_onnx),
+                cleanup=[model_dir / file],
+            )
+        policies[policy] = entry
+    meta: dict[str, Any] = {
+        "format_version": 1,
+        **description,
+        "framework": algo.config.framework_str,
+        "multi_agent": {"mapping": dict(policy_plan.mapping), "policies": policies},
+        "checkpoint": CHECKPOINT_DIR,
+        "versions": _versions(algo.config.framework_str),
+    }
+    if not_exported:
+        meta["not_exported"] = not_exported
+    (model_dir / METADATA_FILE).write_text(json.dumps(meta, indent=2))
+    return meta
+
+
+def _path_safe(name: str) -> str:
+    return re.sub(r"[^\w.-]", "_", name)
+
+
+def _policy_onnx(
+    algo: Any,
+    model_dir: Path,
+    file: str,
+    obs_space: gym.Space,
+    action_space: gym.Space,
+    policy: str,
+) -> dict[str, Any]:
+    exported = export_onnx_policy(algo, model_dir / file, obs_space, action_space, module_id=policy)
+    return {**exported, "file": file}
 
 
 def _optional(

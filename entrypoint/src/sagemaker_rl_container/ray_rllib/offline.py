@@ -98,13 +98,15 @@ def configure(config: Any, overrides: dict, read: Path | None, write: Path | Non
         )
 
 
-def policy_module(algo: Any) -> Any:
-    """The trained RLModule: from the EnvRunners when there are any, else from the learner."""
-    if algo.env_runner_group is not None:
-        return algo.get_module()
+def policy_module(algo: Any, module_id: str | None = None) -> Any:
+    """The trained RLModule (`module_id`: a multi-agent job's policy): from the EnvRunners
+    when there are any, else from the learner."""
     from ray.rllib.core import DEFAULT_MODULE_ID
 
+    module_id = module_id or DEFAULT_MODULE_ID
+    if algo.env_runner_group is not None:
+        return algo.get_module(module_id)
     learner = getattr(algo.learner_group, "_learner", None)
     if learner is None:
         raise UserError("the offline algorithm's learner runs remotely: cannot export its policy")
-    return learner.module[DEFAULT_MODULE_ID]
+    return learner.module[module_id]

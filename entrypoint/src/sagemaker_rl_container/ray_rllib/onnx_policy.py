@@ -29,9 +29,11 @@ def export_onnx_policy(
     obs_space: gym.Space,
     action_space: gym.Space,
     input_scale: float | None = None,
+    module_id: str | None = None,
 ) -> dict[str, Any]:
     """policy.onnx at `path`; `input_scale` multiplies the observations first (byte images,
-    which the module was trained on scaled), so the graph takes the env's own values."""
+    which the module was trained on scaled), so the graph takes the env's own values;
+    `module_id`: a multi-agent job's policy."""
     if algo.config.framework_str != "torch" or not algo.config.enable_rl_module_and_learner:
         raise UserError(
             f"ONNX export supports RLlib's torch RLModules; this job used "
@@ -44,7 +46,7 @@ def export_onnx_policy(
     import torch
     from ray.rllib.core.columns import Columns
 
-    module = offline.policy_module(algo)
+    module = offline.policy_module(algo, module_id)
     if module.is_stateful():
         raise UserError(
             f"{type(module).__name__} keeps a recurrent state between steps (its "
@@ -83,10 +85,13 @@ def export_onnx_policy(
     return onnx_metadata(obs_space, outputs)
 
 
-def onnx_metadata(obs_space: gym.Space, outputs: list[str]) -> dict[str, Any]:
-    """metadata.json's description of policy.onnx, the same for every framework's export."""
+def onnx_metadata(
+    obs_space: gym.Space, outputs: list[str], file: str = ONNX_FILE
+) -> dict[str, Any]:
+    """metadata.json's description of policy.onnx, the same for every framework's export;
+    `file`: where it is in model/."""
     return {
-        "file": ONNX_FILE,
+        "file": file,
         "inputs": {OBSERVATIONS: {"shape": [None, *obs_space.shape], "dtype": "float32"}},
         "outputs": outputs,
         "deterministic": True,

@@ -7,8 +7,11 @@ from typing import Any
 from sagemaker_rl_container.metrics import IterationMetrics, as_float
 
 
-def to_metrics(result: dict[str, Any]) -> IterationMetrics:
-    """Map an RLlib result dict (new or old API stack) to the metrics every image logs."""
+def to_metrics(
+    result: dict[str, Any], policy_agents: dict[str, list[str]] | None = None
+) -> IterationMetrics:
+    """Map an RLlib result dict (new or old API stack) to the metrics every image logs;
+    `policy_agents`: a multi-agent job's policies and the agents acting with each."""
     runners = result.get("env_runners", {})
     if (
         "episode_return_mean" not in runners
@@ -43,12 +46,41 @@ def to_metrics(result: dict[str, Any]) -> IterationMetrics:
         time_this_iter_s=as_float(result.get("time_this_iter_s")),
         time_total_s=as_float(result.get("time_total_s")),
         episodes_this_iter=episodes,
-        losses={
-            key: as_float(value)
-            for key, value in learner.items()
-            if isinstance(value, int | float) and not isinstance(value, bool)
-        },
+        losses=_losses(learner or _first_module(result, policy_agents)),
+        policies=_by_policy(runners, policy_agents or {}),
     )
+
+
+def _losses(learner: dict[str, Any]) -> dict[str, float]:
+    return {
+        key: as_float(value)
+        for key, value in learner.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+
+
+def _first_module(result: dict[str, Any], policy_agents: dict[str, list[str]] | None) -> dict:
+    """A multi-agent job's losses in the metric line: its first trained policy's (each
+    policy's own are in RLlib's result)."""
+    learners = result.get("learners", {})
+    return next((learners[p] for p in policy_agents or {} if p in learners), {})
+
+
+def _by_policy(
+    runners: dict[str, Any], policy_agents: dict[str, list[str]]
+) -> dict[str, dict[str, float]]:
+    """Each policy's mean return (RLlib sums its agents' returns in an episode) and the mean
+    episode length of its agents (the steps each acted)."""
+    returns = runners.get("module_episode_returns_mean", {})
+    steps = runners.get("agent_steps", {})
+    figures = {}
+    for policy, agents in policy_agents.items():
+        lengths = [as_float(steps[agent]) for agent in agents if agent in steps]
+        figures[policy] = {
+            "episode_return_mean": as_float(returns.get(policy)),
+            "episode_len_mean": sum(lengths) / len(lengths) if lengths else as_float(None),
+        }
+    return figures
 
 
 def episode_returns(runners: dict[str, Any]) -> tuple[float, int | None]:

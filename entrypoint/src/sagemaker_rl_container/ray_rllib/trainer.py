@@ -26,6 +26,7 @@ from sagemaker_rl_container.ray_rllib import (
     evaluation,
     export,
     gym_compat,
+    multi_agent,
     offline,
     ray_node,
     sizing,
@@ -112,12 +113,18 @@ class RayTrainer(Trainer):
         )
         # RLlib's spelling; a script's own Algorithm class keeps its name.
         name = algorithm_config.registered_name(algorithm) or algorithm
-        action_space = self.env.action_space if self.env is not None else None
-        if self.env is not None:
-            algorithm_config.check_action_space(name, self.env.spec, action_space)
-        algorithm_config.check_framework(
-            name, job.framework if base_config is None else base_config.framework_str, action_space
+        framework = job.framework if base_config is None else base_config.framework_str
+        self.policy_plan = _policy_plan(job, self.env, framework)
+        # The metric line's figures by policy (multi-agent jobs).
+        self._policy_agents = (
+            {policy: self.policy_plan.agents_of(policy) for policy in self.policy_plan.policies}
+            if self.policy_plan is not None
+            else None
         )
+        for action_space in _action_spaces(self.env, self.policy_plan):
+            if self.env is not None:
+                algorithm_config.check_action_space(name, self.env.spec, action_space)
+            algorithm_config.check_framework(name, framework, action_space)
         self.datasets = {
             "dataset_input": offline.input_dir(contract, job, algorithm),
             "dataset_output": offline.record_dir(contract, job),
@@ -162,6 +169,7 @@ class RayTrainer(Trainer):
             evaluation_episodes=self.evaluation_episodes,
             single_host=not self.contract.is_distributed,
             observation_space=self.env.observation_space if self.env else None,
+            policy_plan=self.policy_plan,
             **self.datasets,
         )
 
@@ -180,6 +188,14 @@ class RayTrainer(Trainer):
             elif self.node is not None:
                 self.node.connect()
         self._log_plan()
+        if self.policy_plan is not None:
+            logger.info(
+                "%s has %d agents, acting with %d policies: %s",
+                self.env.spec,
+                len(self.policy_plan.mapping),
+                len(self.policy_plan.policies),
+                self.policy_plan.describe(),
+            )
         if self.env is not None:
             self.observation_scale = environments.register(self.env, scale_images=True)
         if self.before_build is not None:
@@ -281,7 +297,7 @@ class RayTrainer(Trainer):
     def train(self, iteration_done: IterationDone) -> str:
         first = True
         while True:
-            reason = iteration_done(to_metrics(self._train_one()))
+            reason = iteration_done(to_metrics(self._train_one(), self._policy_agents))
             if first or reason:
                 self._log_learner_weights()
                 first = False
@@ -349,6 +365,7 @@ class RayTrainer(Trainer):
             self.job.export_onnx,
             # The env's own pixels, which the exported policy scales as training did.
             observation=(self.env.observation_space, self.observation_scale) if scaled else None,
+            policy_plan=self.policy_plan,
         )
         exported = sorted(path.name for path in model_dir.iterdir())
         logger.info("Model exported to %s: %s", model_dir, ", ".join(exported))
@@ -412,6 +429,35 @@ def _resolve_env(job: JobConfig, base_config: Any | None) -> environments.Resolv
             )
         return None
     return environments.resolve(job.env, job.env_config, job.frame_stack)
+
+
+def _policy_plan(
+    job: JobConfig, env: environments.ResolvedEnv | None, framework: str | None
+) -> multi_agent.PolicyPlan | None:
+    """A multi-agent env's policies; the `rl.multi_agent.*` mapping only fits such an env."""
+    if env is None or env.agents is None:
+        given = [key for key in multi_agent.OWN_SETTINGS if key in job.overrides]
+        if given and env is not None:
+            raise UserError(
+                f"hyperparameter rl.{given[0]}: rl_env {env.spec!r} is a single-agent env, "
+                f"which has no agents to map to policies"
+            )
+        return None
+    if (framework or algorithm_config.default_framework()) != "torch":
+        raise UserError(
+            f"rl_env {env.spec!r} is a multi-agent env, which this image trains with torch on "
+            f"RLlib's new API stack only: use a ray-pytorch image"
+        )
+    return multi_agent.plan(env.agents, job.overrides, env.spec)
+
+
+def _action_spaces(
+    env: environments.ResolvedEnv | None, policy_plan: multi_agent.PolicyPlan | None
+) -> list[Any]:
+    """What the algorithm must act in: each policy's action space, the env's, or unknown."""
+    if policy_plan is not None:
+        return [action for _, action in policy_plan.spaces.values()]
+    return [env.action_space if env is not None else None]
 
 
 def _stop_conditions(job: JobConfig, env: environments.ResolvedEnv | None) -> StopConditions:

@@ -5,6 +5,8 @@ GET /execution-parameters   what a batch transform should send when its job does
                             (MaxConcurrentTransforms, BatchStrategy, MaxPayloadInMB).
 POST /invocations           observations in (JSON, JSON Lines, CSV or .npy), actions out (in
                             the Accept type); one line per record for JSON Lines and CSV.
+                            A multi-agent model takes and answers JSON by agent id
+                            (multi_agent.py).
                     Add action probabilities or logits with a JSON body
                     {"instances": [...], "include": ["action_probs"]} or the header
                     X-Amzn-SageMaker-Custom-Attributes: include=action_probs,action_dist_inputs
@@ -19,9 +21,10 @@ from pathlib import Path
 
 import falcon
 
-from sagemaker_rl_container.serving import codecs, settings
+from sagemaker_rl_container.serving import codecs, multi_agent, settings
 from sagemaker_rl_container.serving.codecs import Answer, Request
 from sagemaker_rl_container.serving.load import load_policy
+from sagemaker_rl_container.serving.multi_agent import MultiAgentPolicy
 from sagemaker_rl_container.serving.policy import BadRequest, ModelLoadError, Policy
 
 logger = logging.getLogger(__name__)
@@ -32,7 +35,7 @@ CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 class _State:
     def __init__(self, model_dir: Path, serving: settings.ServingSettings) -> None:
         self.settings = serving
-        self.policy: Policy | None = None
+        self.policy: Policy | MultiAgentPolicy | None = None
         self.error: str | None = None
         try:
             self.policy = load_policy(model_dir)
@@ -76,8 +79,17 @@ class _Invocations:
         content_type = codecs.media_type(req.content_type)
         try:
             accept = codecs.accept_type(req.get_header("Accept"), content_type)
-            request = codecs.decode(_read_body(req, self.state.settings), content_type)
+            body = _read_body(req, self.state.settings)
             asked = _included_by_header(req.get_header(CUSTOM_ATTRIBUTES))
+            if isinstance(policy, MultiAgentPolicy):
+                if accept != codecs.JSON:
+                    raise codecs.NotAcceptable(
+                        f"a multi-agent policy answers {codecs.JSON}, not {accept}"
+                    )
+                resp.content_type = accept
+                resp.data = multi_agent.answer(policy, body, content_type, asked)
+                return
+            request = codecs.decode(body, content_type)
             if request.records is None:
                 data = codecs.encode(_predict(policy, request, asked), accept)
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sagemaker_rl_container.serving.multi_agent import MultiAgentPolicy
 from sagemaker_rl_container.serving.policy import (
     METADATA_FILE,
     ModelLoadError,
@@ -14,7 +15,7 @@ from sagemaker_rl_container.serving.policy import (
 )
 
 
-def load_policy(model_dir: Path, threads: int = 1) -> Policy:
+def load_policy(model_dir: Path, threads: int = 1) -> Policy | MultiAgentPolicy:
     metadata = read_metadata(model_dir)
     try:
         return _load(model_dir, metadata, threads)
@@ -33,14 +34,18 @@ def _held(metadata: dict) -> str:
         return f"a Coach {metadata.get('framework', '')} export".replace("  ", " ")
     if metadata.get("tf_serving"):
         return "a TensorFlow SavedModel without an ONNX policy"
+    if metadata.get("multi_agent"):
+        return "a multi-agent model's ONNX policies"
     return "an ONNX policy"
 
 
-def _load(model_dir: Path, metadata: dict, threads: int) -> Policy:
+def _load(model_dir: Path, metadata: dict, threads: int) -> Policy | MultiAgentPolicy:
     if metadata.get("toolkit") == "coach":
         from sagemaker_rl_container.serving.coach_policy import CoachPolicy
 
         return CoachPolicy(model_dir, metadata, threads)
+    if metadata.get("multi_agent"):
+        return MultiAgentPolicy(model_dir, metadata, threads)
     if metadata.get("onnx"):
         return OnnxPolicy(model_dir, metadata, threads)
     if metadata.get("tf_serving"):
