@@ -13,9 +13,10 @@ import time
 import psutil
 import pytest
 
-from conftest import JobResult, job_env, make_job, run_train, start_train, wait_for_line
+from conftest import ROOT, JobResult, job_env, make_job, run_train, start_train, wait_for_line
 
 HOSTS = ["127.0.0.1", "127.0.0.2"]
+MULTI_AGENT = ROOT / "tests" / "training" / "sources" / "multi_agent"
 SMALL = {
     "rl.training.train_batch_size_per_learner": "600",
     "rl.training.minibatch_size": "300",
@@ -23,9 +24,9 @@ SMALL = {
 }
 
 
-def host_job(tmp_path, host: str, hyperparameters: dict) -> object:
+def host_job(tmp_path, host: str, hyperparameters: dict, source_dir=None) -> object:
     # The same resourceconfig on both hosts, each naming itself as current_host.
-    return make_job(tmp_path / host, hyperparameters, host=host, hosts=HOSTS)
+    return make_job(tmp_path / host, hyperparameters, source_dir=source_dir, host=host, hosts=HOSTS)
 
 
 def kill_tree(proc: subprocess.Popen) -> None:
@@ -67,6 +68,30 @@ def test_two_hosts_train_one_model_with_rollouts_on_both(tmp_path):
     assert not any((worker_root / "model").iterdir())
     assert not any((worker_root / "checkpoints").iterdir())
     assert (worker_root / "output" / "success").exists()
+
+
+def test_a_multi_agent_env_trains_its_policies_with_rollouts_on_both_hosts(tmp_path):
+    # tests/training/sources/multi_agent/matching.py: two agents with different spaces, so two
+    # policies; each scores 10/n a 10-step episode at random (scout 2.5, signaller 3.3).
+    hyperparameters = {
+        "rl_env": "matching:Matching",
+        "rl_stop_iterations": "6",
+        "rl_cluster_timeout": "60",
+        "rl.learners.num_learners": "0",
+    }
+    worker_root = host_job(tmp_path, HOSTS[1], hyperparameters, MULTI_AGENT)
+    worker = start_train(worker_root, tmp_path / "worker.log")
+    head = run_train(host_job(tmp_path, HOSTS[0], hyperparameters, MULTI_AGENT), timeout=300)
+    assert head.returncode == 0, head.log[-3000:]
+    assert finish(worker, timeout=60) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    placement = re.search(r"Env runners per host: (.*)", head.log)[1]
+    assert "127.0.0.1 x" in placement and "127.0.0.2 x" in placement
+    assert "acting with 2 policies: scout (scout); signaller (signaller)" in head.log
+    last = head.metric_lines()[-1]
+    assert float(last["policy_scout_episode_return_mean"]) >= 2.5 + 2.5, last
+    assert float(last["policy_signaller_episode_return_mean"]) >= 10 / 3 + 2.5, last
+    policies = (head.root / "model" / "policies").iterdir()
+    assert sorted(path.name for path in policies) == ["scout", "signaller"]
 
 
 def test_a_host_that_never_joins_is_named(tmp_path):

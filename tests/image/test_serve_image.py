@@ -6,13 +6,23 @@ filesystem, in the 1 GB of the smallest serverless memory size."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import DOCKER, docker, post_json, serving_container
+from conftest import (
+    DOCKER,
+    ROOT,
+    docker,
+    make_job,
+    post_json,
+    read_json,
+    run_job,
+    serving_container,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -93,3 +103,37 @@ def test_the_port_follows_sagemaker_bind_to_port(serve_image, cartpole_model):
         container_port=9090,
     ) as url:
         assert post_json(url, [0.0, 0.0, 0.0, 0.0])["actions"] in (0, 1)
+
+
+def test_a_pettingzoo_env_trains_in_the_image_and_the_serve_only_image_answers_each_agent(
+    image, serve_image, tmp_path
+):
+    # PettingZoo is not in the image: the source directory's requirements.txt brings it, as a
+    # user's would. pairs.py: two players, the same spaces, so one shared policy; each scores
+    # 3.3 of 10 at random.
+    import numpy as np
+    import onnxruntime
+
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(ROOT / "tests" / "training" / "sources" / "multi_agent" / "pairs.py", source)
+    (source / "requirements.txt").write_text("pettingzoo==1.25.0\n")
+    root = make_job(
+        tmp_path / "job", {"rl_env": "pairs", "rl_stop_iterations": "6"}, source_dir=source
+    )
+    result = run_job(image, root, timeout=600)
+    assert result.returncode == 0, result.log[-3000:]
+    assert "acting with 1 policies: shared (player_0, player_1)" in result.log
+    last = result.metric_lines()[-1]
+    assert float(last["policy_shared_episode_return_mean"]) >= 2 * (10 / 3) + 4, last
+    model = root / "model"
+    onnx = read_json(model / "metadata.json")["multi_agent"]["policies"]["shared"]["onnx"]
+    session = onnxruntime.InferenceSession(str(model / onnx["file"]))
+    targets = np.eye(3, dtype=np.float32)
+    expected = session.run(["actions"], {"observations": targets})[0].tolist()
+    request = {"player_0": targets[0].tolist(), "player_1": targets.tolist()}
+    with serving_container(serve_image, model, docker_args=SERVERLESS) as url:
+        assert post_json(url, request) == {
+            "player_0": {"actions": expected[0]},
+            "player_1": {"actions": expected},
+        }
