@@ -1,6 +1,6 @@
 """Multi-agent environments, zero-code: an RLlib MultiAgentEnv whose agents differ trains one
 policy per agent group; a PettingZoo parallel env named by its module alone trains one shared
-policy; `rl.multi_agent.policy_mapping` and `policies_to_train` choose otherwise. Each policy is
+policy (its AEC form too); `rl.multi_agent.policy_mapping` and `policies_to_train` choose otherwise. Each policy is
 exported as its own ONNX file, `serve` answers `{"agent_id": observation}` with each agent's
 policy, and a mapping that does not fit the env fails before Ray starts, naming the agent.
 
@@ -167,9 +167,11 @@ def test_serve_answers_each_agent_with_its_policy(matching_job, tmp_path):
         server.stop()
 
 
-def test_a_pettingzoo_module_trains_one_shared_policy(tmp_path):
-    # Named by its module alone: PettingZoo's parallel_env() builds it.
-    job = train(tmp_path, {"rl_env": "pairs", "rl_stop_iterations": "6"})
+@pytest.mark.parametrize("spec", ["pairs", "pairs:env"])
+def test_a_pettingzoo_env_trains_one_shared_policy(tmp_path, spec):
+    # "pairs", the module alone: PettingZoo's parallel_env() builds it; pairs:env is the AEC
+    # form of the same game, whose agents act in turn.
+    job = train(tmp_path, {"rl_env": spec, "rl_stop_iterations": "6"})
     assert job.returncode == 0, job.log[-3000:]
     assert "acting with 1 policies: shared (player_0, player_1)" in job.log
     model = job.root / "model"

@@ -63,3 +63,10 @@ class Pairs(ParallelEnv):
 
 def parallel_env(**kwargs):
     return Pairs(**kwargs)
+
+
+def env(**kwargs):
+    """The AEC form of the same game (one agent acts at a time), PettingZoo's `env()`."""
+    from pettingzoo.utils.conversions import parallel_to_aec
+
+    return parallel_to_aec(Pairs(**kwargs))
