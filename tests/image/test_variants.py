@@ -143,17 +143,6 @@ def test_image_observations_train_on_the_tensorflow_image_and_export_for_raw_pix
     assert played >= 8.0, played
 
 
-def test_a_multi_agent_env_is_refused_on_the_tensorflow_image_in_one_line(tf_image, tmp_path):
-    sources = Path(__file__).parents[1] / "training" / "sources" / "multi_agent"
-    root = make_job(tmp_path / "job", {"rl_env": "matching:Matching"}, source_dir=sources)
-    result = run_job(tf_image, root)
-    assert result.returncode == 1
-    assert result.failure.strip() == (
-        "rl_env 'matching:Matching' is a multi-agent env, which this image trains with torch "
-        "on RLlib's new API stack only: use a ray-pytorch image"
-    )
-
-
 def writable_by_anyone(root: Path) -> None:
     for path in [root, *root.rglob("*")]:
         os.chmod(path, 0o777 if path.is_dir() else 0o666)
