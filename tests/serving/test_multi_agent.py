@@ -209,6 +209,31 @@ def test_the_mapping_and_the_policies_to_train_are_the_users(tmp_path):
     assert float(last["policy_first_episode_return_mean"]) > RANDOM["player_0"] + MARGIN, last
 
 
+def test_a_scripts_own_multi_agent_config_is_kept_and_exported_by_its_mapping(tmp_path):
+    # sources/multi_agent/train.py: a RayLauncher whose PPOConfig names its policies and maps
+    # agents with a function; rl.* overrides still apply on top.
+    root = make_job(
+        tmp_path,
+        {
+            "rl_stop_iterations": "2",
+            "rl.training.train_batch_size_per_learner": "500",
+            "rl.training.minibatch_size": "250",
+            "rl.training.num_epochs": "2",
+        },
+        source_dir=SOURCES,
+        program="train.py",
+    )
+    job = run_train(root, timeout=300)
+    assert job.returncode == 0, job.log[-3000:]
+    assert "matching has 2 agents, acting with 2 policies: finder (scout); namer (signaller)" in (
+        job.log
+    )
+    assert "policy_namer_episode_return_mean" in job.metric_lines()[-1]
+    described = read_json(root / "model" / "metadata.json")["multi_agent"]
+    assert described["mapping"] == {"scout": "finder", "signaller": "namer"}
+    assert (root / "model" / described["policies"]["namer"]["onnx"]["file"]).is_file()
+
+
 def test_a_mapping_that_leaves_an_agent_out_fails_in_one_line_before_ray_starts(tmp_path):
     # Every other mistake's message: tests/unit/test_agent_mapping.py.
     job = train(

@@ -165,6 +165,34 @@ def configure(config: Any, policy_plan: PolicyPlan) -> None:
     )
 
 
+def from_algorithm(algo: Any) -> PolicyPlan | None:
+    """A script's own multi-agent config, as built: each policy's spaces from its module, and
+    each agent's policy as the script's mapping function names it (asked once per agent of a
+    fresh env); None where the config is single-agent or the agents cannot be listed."""
+    config = algo.config
+    if not (config.is_multi_agent and config.enable_rl_module_and_learner):
+        return None
+    try:
+        env = as_rllib_env(algo.env_creator(config.env_config))
+        try:
+            agents = [str(agent) for agent in (env.possible_agents or env.agents or [])]
+        finally:
+            env.close()
+        mapping = {agent: str(config.policy_mapping_fn(agent, None)) for agent in agents}
+    except Exception:
+        return None
+    spaces = {}
+    for policy in dict.fromkeys(mapping.values()):
+        module = algo.get_module(policy)
+        if module is None:
+            return None
+        spaces[policy] = (module.observation_space, module.action_space)
+    trained = config.policies_to_train
+    if trained is None or callable(trained):
+        trained = list(spaces)
+    return PolicyPlan(mapping, spaces, tuple(name for name in spaces if name in set(trained)))
+
+
 def _same_spaces(one: tuple[gym.Space, gym.Space], other: tuple[gym.Space, gym.Space]) -> bool:
     return one[0] == other[0] and one[1] == other[1]
 

@@ -114,13 +114,10 @@ class RayTrainer(Trainer):
         # RLlib's spelling; a script's own Algorithm class keeps its name.
         name = algorithm_config.registered_name(algorithm) or algorithm
         framework = job.framework if base_config is None else base_config.framework_str
-        self.policy_plan = _policy_plan(job, self.env, framework)
-        # The metric line's figures by policy (multi-agent jobs).
-        self._policy_agents = (
-            {policy: self.policy_plan.agents_of(policy) for policy in self.policy_plan.policies}
-            if self.policy_plan is not None
-            else None
-        )
+        self.policy_plan: multi_agent.PolicyPlan | None = None
+        self._policy_agents: dict[str, list[str]] | None = None
+        if base_config is None or not base_config.is_multi_agent:
+            self._set_policy_plan(_policy_plan(job, self.env, framework))
         for action_space in _action_spaces(self.env, self.policy_plan):
             if self.env is not None:
                 algorithm_config.check_action_space(name, self.env.spec, action_space)
@@ -159,6 +156,14 @@ class RayTrainer(Trainer):
         self._ray_started = False
         self.ends_process = False
 
+    def _set_policy_plan(self, policy_plan: multi_agent.PolicyPlan | None) -> None:
+        """A multi-agent job's policies, and its metric line's figures by policy."""
+        self.policy_plan = policy_plan
+        if policy_plan is not None:
+            self._policy_agents = {
+                policy: policy_plan.agents_of(policy) for policy in policy_plan.policies
+            }
+
     def _build_config(self, resources: algorithm_config.Resources, check: bool) -> Any:
         return algorithm_config.build(
             self.job,
@@ -188,14 +193,6 @@ class RayTrainer(Trainer):
             elif self.node is not None:
                 self.node.connect()
         self._log_plan()
-        if self.policy_plan is not None:
-            logger.info(
-                "%s has %d agents, acting with %d policies: %s",
-                self.env.spec,
-                len(self.policy_plan.mapping),
-                len(self.policy_plan.policies),
-                self.policy_plan.describe(),
-            )
         if self.env is not None:
             self.observation_scale = environments.register(self.env, scale_images=True)
         if self.before_build is not None:
@@ -203,6 +200,17 @@ class RayTrainer(Trainer):
             # The program's own env may be written for gym: run it through Shimmy.
             gym_compat.adapt_registered(self.config.env, self.config.env_config)
         self.algo = _build_algorithm(self.config, self.identity)
+        if self.policy_plan is None and self.config.is_multi_agent:
+            # A script's own multi-agent config: its policies, as its mapping names them.
+            self._set_policy_plan(multi_agent.from_algorithm(self.algo))
+        if self.policy_plan is not None:
+            logger.info(
+                "%s has %d agents, acting with %d policies: %s",
+                self.identity["env"],
+                len(self.policy_plan.mapping),
+                len(self.policy_plan.policies),
+                self.policy_plan.describe(),
+            )
         if self.evaluation_episodes and evaluation.available(self.algo):
             self.stop.evaluate = self.evaluate
             logger.info(
