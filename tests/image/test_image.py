@@ -199,3 +199,56 @@ def test_a_failing_docker_build_fails_make_and_keeps_the_old_image(image, tmp_pa
     assert "FAILED" in build.stdout and "a deliberately broken step" in build.stdout
     assert "== built " not in build.stdout
     assert docker("image", "inspect", "-f", "{{.Id}}", image).stdout.strip() == before
+
+
+def test_a_simulator_in_a_second_container_trains_the_job_it_connects_to_by_name(image, tmp_path):
+    # tests/training/sources/external/simulator.py plays CartPole-v1 in its own container (the
+    # same image, for its Ray and torch) and connects to the job's container by name on a
+    # user-defined network, as a simulator on another host connects to the head's name.
+    network = containers.unique_name("sagemaker-rl-test-net")
+    job_name = containers.unique_name("sagemaker-rl-test-job")
+    simulator_name = containers.unique_name("sagemaker-rl-test-simulator")
+    docker("network", "create", network)
+    root = make_job(
+        tmp_path / "job",
+        {
+            "rl_env": "CartPole-v1",
+            "rl_external_port": "5555",
+            "rl_stop_mean_return": "150",
+            "rl_stop_iterations": "40",
+            "rl_external_timeout": "120",
+        },
+    )
+    simulator = subprocess.Popen(
+        [
+            containers.DOCKER,
+            "run",
+            "--rm",
+            "--name",
+            simulator_name,
+            "--network",
+            network,
+            "-v",
+            f"{SOURCES / 'external'}:/simulator:ro",
+            "--entrypoint",
+            "python",
+            image,
+            "/simulator/simulator.py",
+            job_name,
+            "5555",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        result = run_job(image, root, "--network", network, "--name", job_name, timeout=600)
+    finally:
+        docker("rm", "-f", simulator_name, check=False)
+        simulator.wait(timeout=60)
+        docker("network", "rm", network, check=False)
+    assert result.returncode == 0, result.log[-3000:]
+    assert "A simulator connected to port 5555 from" in result.log
+    stopped = re.search(r"Training stopped: mean return ([0-9.]+)", result.log)
+    assert stopped and float(stopped[1]) >= 150, result.log[-2000:]
+    assert (root / "model" / "policy.onnx").is_file()

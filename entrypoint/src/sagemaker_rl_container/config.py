@@ -75,6 +75,19 @@ class JobConfig(BaseModel):
         "channels, vectors end to end), for an env whose one observation does not show motion; "
         "the exported policy then takes stacked observations",
     )
+    external_port: Optional[int] = Field(
+        None,
+        ge=1024,
+        le=65535,
+        description="a simulator outside the job connects to this TCP port (every interface) "
+        "and plays there, speaking RLlib's RLlink protocol: the job trains on its episodes "
+        "and takes rl_env only for its spaces (PyTorch images)",
+    )
+    external_timeout: PositiveFloat = Field(
+        300,
+        description="with rl_external_port: seconds the job waits for the simulator to connect "
+        "or, once connected, to send its next episodes; then it fails in one line",
+    )
     framework: Optional[str] = Field(
         None, description="torch, tf or tf2; default: torch if the image has it, else tf"
     )

@@ -17,6 +17,7 @@ from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.errors import UserError
 from sagemaker_rl_container.ray_rllib import (
     evaluation,
+    external,
     image_encoder,
     multi_agent,
     offline,
@@ -197,6 +198,7 @@ def build(
     single_host: bool = True,
     observation_space: Any = None,
     policy_plan: multi_agent.PolicyPlan | None = None,
+    external_spaces: tuple[Any, Any] | None = None,
 ) -> Any:
     """The validated AlgorithmConfig. `base` is a script-mode program's config, if any;
     `check=False` skips the resource check (a cluster's size is not known yet);
@@ -204,7 +206,8 @@ def build(
     `evaluation_episodes`: a zero-code job's on-demand evaluation (see evaluation.py);
     `single_host`: whether the job runs on one host (see SINGLE_HOST_DEFAULTS);
     `observation_space`: the env's, where known (image observations get a CNN);
-    `policy_plan`: a multi-agent env's policies (multi_agent.py)."""
+    `policy_plan`: a multi-agent env's policies (multi_agent.py); `external_spaces`: with
+    rl_external_port, the spaces the simulator plays in (external.py)."""
     if base is None:
         _, config = default_config(job.algorithm)
     else:
@@ -236,6 +239,9 @@ def build(
         config,
         {key: value for key, value in job.overrides.items() if key not in multi_agent.OWN_SETTINGS},
     )
+    if job.external_port is not None and external_spaces is not None:
+        external.check(config, job.external_port, job.overrides)
+        external.configure(config, job.external_port, job.external_timeout, *external_spaces)
     if base is None and observation_space is not None:  # after the user's model_config
         image_encoder.configure(config, observation_space)
     if check:

@@ -128,9 +128,12 @@ class RayTrainer(Trainer):
         }
         self.stop = _stop_conditions(job, self.env)
         # Offline jobs' returns already come from evaluation episodes (offline.py).
+        # Nor do a simulator's: the job has no env of its own to evaluate in (external.py).
         self.evaluation_episodes = (
             job.stop_evaluation_episodes
-            if self.stop.mean_return is not None and self.datasets["dataset_input"] is None
+            if self.stop.mean_return is not None
+            and self.datasets["dataset_input"] is None
+            and job.external_port is None
             else 0
         )
         self.config = self._build_config(
@@ -175,6 +178,9 @@ class RayTrainer(Trainer):
             single_host=not self.contract.is_distributed,
             observation_space=self.env.observation_space if self.env else None,
             policy_plan=self.policy_plan,
+            external_spaces=(self.env.observation_space, self.env.action_space)
+            if self.env is not None and self.job.external_port is not None
+            else None,
             **self.datasets,
         )
 
@@ -194,7 +200,9 @@ class RayTrainer(Trainer):
                 self.node.connect()
         self._log_plan()
         if self.env is not None:
-            self.observation_scale = environments.register(self.env, scale_images=True)
+            # A simulator's observations reach the policy as it sends them (external.py).
+            scale = self.job.external_port is None
+            self.observation_scale = environments.register(self.env, scale_images=scale)
         if self.before_build is not None:
             self.before_build()
             # The program's own env may be written for gym: run it through Shimmy.
