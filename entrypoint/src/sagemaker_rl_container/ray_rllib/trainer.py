@@ -159,6 +159,22 @@ class RayTrainer(Trainer):
         self._ray_started = False
         self.ends_process = False
 
+    def _external_spaces(self) -> tuple[Any, Any] | None:
+        """With rl_external_port, the spaces the simulator plays in: rl_env's, or those the
+        script's own config states."""
+        if self.job.external_port is None:
+            return None
+        if self.env is not None:
+            return self.env.observation_space, self.env.action_space
+        base = self.base_config
+        if base is not None and base.observation_space is not None and base.action_space:
+            return base.observation_space, base.action_space
+        raise UserError(
+            f"rl_external_port={self.job.external_port}: name the simulator's spaces with "
+            f"rl_env (an env of the same spaces), or in the script's config "
+            f"(.environment(observation_space=..., action_space=...))"
+        )
+
     def _set_policy_plan(self, policy_plan: multi_agent.PolicyPlan | None) -> None:
         """A multi-agent job's policies, and its metric line's figures by policy."""
         self.policy_plan = policy_plan
@@ -178,9 +194,7 @@ class RayTrainer(Trainer):
             single_host=not self.contract.is_distributed,
             observation_space=self.env.observation_space if self.env else None,
             policy_plan=self.policy_plan,
-            external_spaces=(self.env.observation_space, self.env.action_space)
-            if self.env is not None and self.job.external_port is not None
-            else None,
+            external_spaces=self._external_spaces(),
             **self.datasets,
         )
 
