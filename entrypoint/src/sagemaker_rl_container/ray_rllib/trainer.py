@@ -307,7 +307,9 @@ class RayTrainer(Trainer):
         )
 
     def save(self, directory: Path) -> dict[str, Any]:
-        broken = algorithm_state.non_finite_weight(self.algo)
+        # Reading the weights reaches every learner: one on a host that just left fails it.
+        with self._hosts_kept(lambda: f"checking the weights of iteration {self.algo.iteration}"):
+            broken = algorithm_state.non_finite_weight(self.algo)
         if broken:
             raise UserError(
                 f"training made the policy's weights non-finite ({broken} holds NaN or "
