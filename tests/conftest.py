@@ -177,6 +177,27 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def greedy_onnx_return(model: Path, env, episodes: int = 20) -> float:
+    """Mean return of model/policy.onnx acting greedily on `env`'s own observations, over
+    `episodes` fresh episodes (seeds 1000 on) of a discrete-action env."""
+    import numpy as np
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(model / "policy.onnx"))
+    returns = []
+    for seed in range(episodes):
+        observation, _ = env.reset(seed=1000 + seed)
+        total, done = 0.0, False
+        while not done:
+            batch = np.asarray(observation, np.float32)[None]
+            (action,) = session.run(["actions"], {"observations": batch})[0]
+            observation, reward, terminated, truncated, _ = env.step(int(action))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
 @pytest.fixture
 def session_base() -> Path:
     return _SESSION_BASE

@@ -14,6 +14,7 @@ from conftest import (
     QUICK_PPO,
     build_image,
     docker,
+    greedy_onnx_return,
     make_job,
     post_json,
     read_json,
@@ -71,26 +72,6 @@ def test_tensorflow_image_trains_and_exports_a_tf_serving_savedmodel(tf_image, t
     assert shapes[meta["tf_serving"]["action_dist_inputs"]] == [3, 2]
 
 
-def onnx_return(model: Path, env, episodes: int = 20) -> float:
-    """Mean return of the exported policy.onnx, acting greedily on `env`'s own observations."""
-    import numpy as np
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(model / "policy.onnx"))
-    returns = []
-    for seed in range(episodes):
-        observation, _ = env.reset(seed=1000 + seed)
-        total, done = 0.0, False
-        while not done:
-            batch = np.asarray(observation, np.float32)[None]
-            (action,) = session.run(["actions"], {"observations": batch})[0]
-            observation, reward, terminated, truncated, _ = env.step(int(action))
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns))
-
-
 # CartPole-v1: random play averages ~22; one constant action ~9.
 CARTPOLE_EXPORT_FLOOR = 150.0
 
@@ -108,7 +89,7 @@ def test_the_tensorflow_images_export_is_the_trained_policy(tf_image, tmp_path):
     result = run_job(tf_image, root)
     assert result.returncode == 0, result.log[-3000:]
     assert "Training stopped: mean return" in result.log, result.log[-2000:]
-    played = onnx_return(root / "model", gym.make("CartPole-v1"))
+    played = greedy_onnx_return(root / "model", gym.make("CartPole-v1"))
     assert played >= CARTPOLE_EXPORT_FLOOR, played
 
 
@@ -139,7 +120,7 @@ def test_image_observations_train_on_the_tensorflow_image_and_export_for_raw_pix
     finally:
         sys.path.remove(str(sources))
     # lit_side: random play 5 of 10; the exported policy, given raw pixels, must beat it.
-    played = onnx_return(root / "model", LitSide())
+    played = greedy_onnx_return(root / "model", LitSide())
     assert played >= 8.0, played
 
 

@@ -12,10 +12,8 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
-import onnxruntime
 
-from conftest import free_port, make_job, run_train
+from conftest import free_port, greedy_onnx_return, make_job, run_train
 
 SIMULATOR = Path(__file__).parent / "sources" / "external" / "simulator.py"
 # CartPole-v1 at random lasts about 22 steps.
@@ -29,21 +27,6 @@ def start_simulator(port: int, *args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def greedy_return(model: Path, episodes: int = 10) -> float:
-    session = onnxruntime.InferenceSession(str(model / "policy.onnx"))
-    env, total = gym.make("CartPole-v1"), 0.0
-    for seed in range(episodes):
-        observation, _ = env.reset(seed=seed)
-        done = False
-        while not done:
-            batch = np.asarray(observation, np.float32)[None]
-            (action,) = session.run(["actions"], {"observations": batch})[0]
-            observation, reward, terminated, truncated, _ = env.step(int(action))
-            total += reward
-            done = terminated or truncated
-    return total / episodes
 
 
 def test_a_simulator_process_plays_and_the_job_learns_from_its_episodes(tmp_path):
@@ -67,7 +50,7 @@ def test_a_simulator_process_plays_and_the_job_learns_from_its_episodes(tmp_path
     assert f"A simulator connected to port {port} from 127.0.0.1:" in job.log
     assert "Training stopped: mean return" in job.log
     # The exported policy, played greedily in the env the simulator ran, beats random play.
-    played = greedy_return(root / "model")
+    played = greedy_onnx_return(root / "model", gym.make("CartPole-v1"), episodes=10)
     assert played >= RANDOM_RETURN + 80, played
 
 
