@@ -11,6 +11,7 @@ agents (ids, or fnmatch patterns such as "adversary_*") to policies of the user'
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,10 @@ class PolicyPlan:
     def agents_of(self, policy: str) -> list[str]:
         return [agent for agent, mapped in self.mapping.items() if mapped == policy]
 
+    @property
+    def agents_by_policy(self) -> dict[str, list[str]]:
+        return {policy: self.agents_of(policy) for policy in self.policies}
+
     def describe(self) -> str:
         parts = []
         for policy in self.policies:
@@ -77,12 +82,19 @@ class AgentToPolicy:
         return self.mapping[str(agent_id)]
 
 
-def is_pettingzoo(env: Any) -> bool:
+@functools.cache
+def _pettingzoo_classes() -> tuple[type, ...]:
+    """PettingZoo's env base classes; none where it is not installed (looked up once: a failed
+    import is not remembered, and every env the job builds asks)."""
     try:
         from pettingzoo.utils.env import AECEnv, ParallelEnv
     except ImportError:
-        return False
-    return isinstance(env, AECEnv | ParallelEnv)
+        return ()
+    return (AECEnv, ParallelEnv)
+
+
+def is_pettingzoo(env: Any) -> bool:
+    return isinstance(env, _pettingzoo_classes())
 
 
 def is_multi_agent(env: Any) -> bool:

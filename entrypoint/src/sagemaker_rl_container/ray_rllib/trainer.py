@@ -115,9 +115,8 @@ class RayTrainer(Trainer):
         name = algorithm_config.registered_name(algorithm) or algorithm
         framework = job.framework if base_config is None else base_config.framework_str
         self.policy_plan: multi_agent.PolicyPlan | None = None
-        self._policy_agents: dict[str, list[str]] | None = None
         if base_config is None or not base_config.is_multi_agent:
-            self._set_policy_plan(_policy_plan(job, self.env, framework))
+            self.policy_plan = _policy_plan(job, self.env, framework)
         for action_space in _action_spaces(self.env, self.policy_plan):
             if self.env is not None:
                 algorithm_config.check_action_space(name, self.env.spec, action_space)
@@ -175,14 +174,6 @@ class RayTrainer(Trainer):
             f"(.environment(observation_space=..., action_space=...))"
         )
 
-    def _set_policy_plan(self, policy_plan: multi_agent.PolicyPlan | None) -> None:
-        """A multi-agent job's policies, and its metric line's figures by policy."""
-        self.policy_plan = policy_plan
-        if policy_plan is not None:
-            self._policy_agents = {
-                policy: policy_plan.agents_of(policy) for policy in policy_plan.policies
-            }
-
     def _build_config(self, resources: algorithm_config.Resources, check: bool) -> Any:
         return algorithm_config.build(
             self.job,
@@ -224,7 +215,7 @@ class RayTrainer(Trainer):
         self.algo = _build_algorithm(self.config, self.identity)
         if self.policy_plan is None and self.config.is_multi_agent:
             # A script's own multi-agent config: its policies, as its mapping names them.
-            self._set_policy_plan(multi_agent.from_algorithm(self.algo))
+            self.policy_plan = multi_agent.from_algorithm(self.algo)
         if self.policy_plan is not None:
             logger.info(
                 "%s has %d agents, acting with %d policies: %s",
@@ -327,9 +318,11 @@ class RayTrainer(Trainer):
     # -- train
 
     def train(self, iteration_done: IterationDone) -> str:
+        # The metric line's figures by policy (multi-agent jobs).
+        by_policy = self.policy_plan.agents_by_policy if self.policy_plan is not None else None
         first = True
         while True:
-            reason = iteration_done(to_metrics(self._train_one(), self._policy_agents))
+            reason = iteration_done(to_metrics(self._train_one(), by_policy))
             if first or reason:
                 self._log_learner_weights()
                 first = False
