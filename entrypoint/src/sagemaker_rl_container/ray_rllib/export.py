@@ -69,15 +69,12 @@ def export_model(
     input_scale = None
     if observation is not None:
         obs_space, input_scale = observation
-    meta: dict[str, Any] = {
-        "format_version": 1,
-        **description,
-        "framework": config.framework_str,
-        "observation_space": space_to_dict(obs_space),
-        "action_space": space_to_dict(action_space),
-        "checkpoint": CHECKPOINT_DIR,
-        "versions": _versions(config.framework_str),
-    }
+    meta = _metadata(
+        config,
+        description,
+        observation_space=space_to_dict(obs_space),
+        action_space=space_to_dict(action_space),
+    )
     if input_scale is not None:
         meta["observation_scale"] = input_scale
     not_exported: dict[str, str] = {}
@@ -116,6 +113,24 @@ def export_model(
             required=bool(export_onnx),
             cleanup=[model_dir / ONNX_FILE],
         )
+    return _write_metadata(model_dir, meta, not_exported)
+
+
+def _metadata(config: Any, description: dict[str, Any], **described: Any) -> dict[str, Any]:
+    """metadata.json's fields every export has, around what `described` says of the policy."""
+    return {
+        "format_version": 1,
+        **description,
+        "framework": config.framework_str,
+        **described,
+        "checkpoint": CHECKPOINT_DIR,
+        "versions": _versions(config.framework_str),
+    }
+
+
+def _write_metadata(
+    model_dir: Path, meta: dict[str, Any], not_exported: dict[str, str]
+) -> dict[str, Any]:
     if not_exported:
         meta["not_exported"] = not_exported
     (model_dir / METADATA_FILE).write_text(json.dumps(meta, indent=2))
@@ -153,18 +168,12 @@ def _export_policies(
                 cleanup=[model_dir / file],
             )
         policies[policy] = entry
-    meta: dict[str, Any] = {
-        "format_version": 1,
-        **description,
-        "framework": algo.config.framework_str,
-        "multi_agent": {"mapping": dict(policy_plan.mapping), "policies": policies},
-        "checkpoint": CHECKPOINT_DIR,
-        "versions": _versions(algo.config.framework_str),
-    }
-    if not_exported:
-        meta["not_exported"] = not_exported
-    (model_dir / METADATA_FILE).write_text(json.dumps(meta, indent=2))
-    return meta
+    meta = _metadata(
+        algo.config,
+        description,
+        multi_agent={"mapping": dict(policy_plan.mapping), "policies": policies},
+    )
+    return _write_metadata(model_dir, meta, not_exported)
 
 
 def _path_safe(name: str) -> str:
