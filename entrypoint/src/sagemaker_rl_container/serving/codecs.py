@@ -103,18 +103,24 @@ def decode(body: bytes, content_type: str) -> Request:
     )
 
 
-def _json_request(data: Any) -> Request:
-    if not isinstance(data, dict):
-        return Request(data)
+def included(data: dict[str, Any]) -> set[str]:
+    """The outputs a JSON object body asks for beside the actions (`include`)."""
     include = data.get("include", [])
     if isinstance(include, str):
         include = [include]
     if not (isinstance(include, list) and all(isinstance(i, str) for i in include)):
         raise BadRequest("'include' must be a list of output names, e.g. ['action_probs']")
+    return set(include)
+
+
+def _json_request(data: Any) -> Request:
+    if not isinstance(data, dict):
+        return Request(data)
+    include = included(data)
     for key in ("instances", "observations", "inputs"):
         if key in data:
             style = key if key in TF_SERVING_ANSWERS else None
-            return Request(data[key], set(include), style)
+            return Request(data[key], include, style)
     raise BadRequest(
         "a JSON object body needs an 'instances' (or 'observations') list of observations"
     )
@@ -208,22 +214,32 @@ def rows(prediction: Prediction) -> list[Prediction]:
     ]
 
 
+def shown_outputs(prediction: Prediction, shown: set[str]) -> dict[str, Any]:
+    """The `shown` outputs as JSON values: one observation's, or lists of a batch's."""
+    body = {name: value.tolist() for name, value in prediction.outputs.items() if name in shown}
+    return {name: value[0] for name, value in body.items()} if prediction.single else body
+
+
+def dump_json(body: Any) -> bytes:
+    """A JSON answer, refused whole where the policy produced NaN or Infinity."""
+    try:
+        return json.dumps(body, allow_nan=False).encode()
+    except ValueError:
+        raise NonFiniteOutput("the policy produced a non-finite output (NaN or Infinity)") from None
+
+
 def _json(answer: Answer) -> bytes:
-    prediction, shown, tf_serving = answer.prediction, answer.shown, answer.tf_serving
-    outputs = prediction.outputs
-    lists = {name: value.tolist() for name, value in outputs.items()}
-    body = {name: lists[name] for name in outputs if name in shown}
-    if prediction.single:
-        body = {name: value[0] for name, value in body.items()}
+    prediction, tf_serving = answer.prediction, answer.tf_serving
+    body = shown_outputs(prediction, answer.shown)
+    if tf_serving is None:
+        return dump_json(body)
+    lists = {name: value.tolist() for name, value in prediction.outputs.items()}
     if tf_serving == "instances":
         count = len(lists["actions"])
         body["predictions"] = [{n: v[i] for n, v in lists.items()} for i in range(count)]
     elif tf_serving == "inputs":
         body["outputs"] = {n: (v[0] if prediction.single else v) for n, v in lists.items()}
-    try:
-        return json.dumps(body, allow_nan=False).encode()
-    except ValueError:
-        raise NonFiniteOutput("the policy produced a non-finite output (NaN or Infinity)") from None
+    return dump_json(body)
 
 
 def _actions(predictions: list[Prediction], accept: str) -> bytes:

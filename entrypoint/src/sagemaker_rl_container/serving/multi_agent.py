@@ -12,7 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sagemaker_rl_container.serving.codecs import JSON, NonFiniteOutput, UnsupportedMediaType
+from sagemaker_rl_container.serving.codecs import (
+    JSON,
+    UnsupportedMediaType,
+    dump_json,
+    included,
+    shown_outputs,
+)
 from sagemaker_rl_container.serving.policy import (
     BadRequest,
     ModelLoadError,
@@ -76,23 +82,12 @@ def answer(policy: MultiAgentPolicy, body: bytes, content_type: str, asked: set[
         raise BadRequest(f"the body is not valid JSON: {error}") from None
     include = set(asked)
     if isinstance(data, dict) and "observations" in data:
-        extra = data.get("include", [])
-        if isinstance(extra, str):
-            extra = [extra]
-        if not (isinstance(extra, list) and all(isinstance(name, str) for name in extra)):
-            raise BadRequest("'include' must be a list of output names, e.g. ['action_probs']")
-        include |= set(extra)
+        include |= included(data)
         data = data["observations"]
     shown = {"actions", *include}
-    body_out = {}
-    for agent, prediction in policy.predict(data, include).items():
-        values = {
-            name: value.tolist() for name, value in prediction.outputs.items() if name in shown
+    return dump_json(
+        {
+            agent: shown_outputs(prediction, shown)
+            for agent, prediction in policy.predict(data, include).items()
         }
-        body_out[agent] = (
-            {name: value[0] for name, value in values.items()} if prediction.single else values
-        )
-    try:
-        return json.dumps(body_out, allow_nan=False).encode()
-    except ValueError:
-        raise NonFiniteOutput("the policy produced a non-finite output (NaN or Infinity)") from None
+    )
