@@ -137,9 +137,7 @@ class TrainingCurve:
             staging.replace(path)
 
     def _write_rows(self, path: Path) -> None:
-        names = list(COLUMNS)
-        for row in self.rows:  # a multi-agent job's policies, in the order they appear
-            names.extend(name for name in row if name not in names)
+        names = [*COLUMNS, *_policy_columns(self.rows)]
         with path.open("w", newline="") as file:
             writer = csv.DictWriter(file, fieldnames=names, restval="nan")
             writer.writeheader()
@@ -181,6 +179,8 @@ class TrainingCurve:
 
 
 def _policy_columns(rows: list[dict[str, float]]) -> list[str]:
+    """A multi-agent job's columns beside COLUMNS (each policy's return), in the order they
+    first appear."""
     names: list[str] = []
     for row in rows:
         names.extend(name for name in row if name not in COLUMNS and name not in names)
