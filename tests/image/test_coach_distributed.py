@@ -125,6 +125,8 @@ def test_a_preset_whose_agent_cannot_run_distributed_fails_every_host_in_one_lin
     assert worker_failure.startswith(f"the head host algo-1 failed: {why}")
 
 
+# 40 s each: in `make test-faults`, with the other kills and SIGTERMs.
+@pytest.mark.faults
 def test_a_worker_host_killed_mid_run_fails_the_job_with_one_line(coach_image, tmp_path):
     hyperparameters = {**LONG_DQN, "rl_checkpoint_frequency": "0"}
     with cluster(coach_image, tmp_path, hyperparameters) as hosts:
@@ -144,6 +146,8 @@ def test_a_worker_host_killed_mid_run_fails_the_job_with_one_line(coach_image, t
     assert any((head.root / "checkpoints").glob("checkpoint-*/checkpoint.json"))
 
 
+# 40 s each: in `make test-faults`, with the other kills and SIGTERMs.
+@pytest.mark.faults
 def test_sigterm_on_the_head_checkpoints_and_a_restart_resumes(coach_image, tmp_path):
     with cluster(coach_image, tmp_path, LONG_DQN) as hosts:
         head, worker = hosts["algo-1"], hosts["algo-2"]

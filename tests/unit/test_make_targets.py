@@ -145,7 +145,11 @@ def test_make_test_faults_is_the_fault_tests(collected, every_test):
     selected = assert_selects(
         collected, "test-faults", with_markers(every_test, lambda m: "faults" in m)
     )
-    assert all(node.startswith("tests/faults/") for node in selected)
+    # the seeded kills and SIGTERMs, and the Coach two-host job's
+    assert all(
+        node.startswith(("tests/faults/", "tests/image/test_coach_distributed.py"))
+        for node in selected
+    )
 
 
 def test_make_test_catalogue_is_the_whole_catalogue(collected, every_test):
