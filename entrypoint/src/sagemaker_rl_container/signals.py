@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -30,6 +30,8 @@ GRACE_S = float(os.environ.get("SAGEMAKER_RL_SIGTERM_GRACE", "50"))
 _received = threading.Event()
 _forward_pid: int | None = None
 _failure_file: Path | None = None
+# Called on the first SIGTERM, in the main thread (a Tune sweep, which has its own loop).
+_listeners: list[Callable[[], None]] = []
 
 
 def requested() -> bool:
@@ -61,6 +63,17 @@ def kept_through_ray() -> Iterator[None]:
         ray_utils.set_sigterm_handler = original
 
 
+@contextlib.contextmanager
+def when_requested(listener: Callable[[], None]) -> Iterator[None]:
+    """Call `listener` on the first SIGTERM while this block runs (a loop that is not ours,
+    such as Tune's, cannot check `requested()` between its steps)."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
 def forward_to(pid: int | None) -> None:
     """Pass SIGTERM on to process `pid` from now on (None: handle it here again)."""
     global _forward_pid
@@ -80,6 +93,8 @@ def _handle(signum: int, frame: FrameType | None) -> None:
     _received.set()
     logger.warning("SIGTERM received: finishing the current iteration, then checkpointing")
     threading.Thread(target=_watchdog, name="SIGTERM watchdog", daemon=True).start()
+    for listener in list(_listeners):
+        listener()
 
 
 def _watchdog() -> None:

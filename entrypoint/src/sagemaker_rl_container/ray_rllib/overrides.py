@@ -45,7 +45,8 @@ SCHEDULABLE = ("lr", "entropy_coeff")
 RANGED = ("n_step",)
 
 
-def apply(config: Any, overrides: dict[str, Any]) -> None:
+def apply(config: Any, overrides: dict[str, Any], quiet: bool = False) -> None:
+    """`quiet`: do not log each override (a sweep's trial values, checked beforehand)."""
     for dotted, raw in overrides.items():
         key = f"rl.{dotted}"
         section, setting = _split(key, dotted, config)
@@ -57,7 +58,8 @@ def apply(config: Any, overrides: dict[str, Any]) -> None:
                 f"hyperparameter {key}={shown(raw)} was rejected by RLlib: {error}"
             ) from None
         # What this job trains with, as Coach jobs log it: a tuning job's trials differ here.
-        logger.info("Override %s = %s", key, shown(value))
+        if not quiet:
+            logger.info("Override %s = %s", key, shown(value))
 
 
 def settings(config: Any, section: str) -> list[str]:

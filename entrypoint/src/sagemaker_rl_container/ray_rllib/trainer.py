@@ -62,6 +62,12 @@ def run(
     On a multi-host job this runs on the head host only (see cluster.py); the outcome is
     published to the other hosts whichever way it goes.
     """
+    if job.is_sweep:  # zero-code sweeps go to sweep.run (training.py)
+        raise UserError(
+            "hyperparameter rl_tune_space: sweeps inside the job run zero-code jobs (rl_env, "
+            "rl_algorithm and rl.* settings); a training script's own config cannot be swept "
+            "yet: drop the entry point, or tune it with a SageMaker tuner"
+        )
     # Ray comes up in the background while the configuration is built and validated.
     head, node = None, None
     if contract.is_distributed:
@@ -126,15 +132,7 @@ class RayTrainer(Trainer):
             "dataset_output": offline.record_dir(contract, job),
         }
         self.stop = _stop_conditions(job, self.env)
-        # Offline jobs' returns already come from evaluation episodes (offline.py).
-        # Nor do a simulator's: the job has no env of its own to evaluate in (external.py).
-        self.evaluation_episodes = (
-            job.stop_evaluation_episodes
-            if self.stop.mean_return is not None
-            and self.datasets["dataset_input"] is None
-            and job.external_port is None
-            else 0
-        )
+        self.evaluation_episodes = self._evaluation_episodes()
         self.config = self._build_config(
             algorithm_config.Resources(cpus=contract.num_cpus, gpus=contract.num_gpus),
             check=head is None,
@@ -157,6 +155,18 @@ class RayTrainer(Trainer):
         self.algo: Any = None
         self._ray_started = False
         self.ends_process = False
+
+    def _evaluation_episodes(self) -> int:
+        """Episodes the policy plays before the job stops on its mean return (evaluation.py)."""
+        # Offline jobs' returns already come from evaluation episodes (offline.py).
+        # Nor do a simulator's: the job has no env of its own to evaluate in (external.py).
+        if (
+            self.stop.mean_return is None
+            or self.datasets["dataset_input"] is not None
+            or self.job.external_port is not None
+        ):
+            return 0
+        return self.job.stop_evaluation_episodes
 
     def _external_spaces(self) -> tuple[Any, Any] | None:
         """With rl_external_port, the spaces the simulator plays in: rl_env's, or those the
@@ -192,6 +202,14 @@ class RayTrainer(Trainer):
     # -- start
 
     def start(self) -> None:
+        self.start_ray()
+        self._log_plan()
+        self.algo = _build_algorithm(self.config, self.identity)
+        self._algorithm_built()
+
+    def start_ray(self) -> None:
+        """Ray up, the config sized to the cluster, the env registered, the script's own
+        registrations run: what building an algorithm, here or in a trial, needs."""
         if self.config.framework_str == "torch":
             # Building the first torch optimizer imports torch._dynamo, which is slow; Ray's
             # start mostly waits on its own processes, so import it meanwhile.
@@ -203,7 +221,6 @@ class RayTrainer(Trainer):
                 self.config = self._build_config(_cluster_resources(), check=True)
             elif self.node is not None:
                 self.node.connect()
-        self._log_plan()
         if self.env is not None:
             # A simulator's observations reach the policy as it sends them (external.py).
             scale = self.job.external_port is None
@@ -212,7 +229,8 @@ class RayTrainer(Trainer):
             self.before_build()
             # The program's own env may be written for gym: run it through Shimmy.
             gym_compat.adapt_registered(self.config.env, self.config.env_config)
-        self.algo = _build_algorithm(self.config, self.identity)
+
+    def _algorithm_built(self) -> None:
         if self.policy_plan is None and self.config.is_multi_agent:
             # A script's own multi-agent config: its policies, as its mapping names them.
             self.policy_plan = multi_agent.from_algorithm(self.algo)
@@ -374,11 +392,15 @@ class RayTrainer(Trainer):
 
     # -- export and shutdown
 
-    def export(self, model_dir: Path, training: dict[str, Any]) -> list[str]:
+    def export(
+        self, model_dir: Path, training: dict[str, Any], also: dict[str, Any] | None = None
+    ) -> list[str]:
+        """`also`: more of metadata.json (a sweep's `tune`, naming the trial exported)."""
         description = {
             **self.identity,
             "env_config": dict(self.config.env_config or {}),
             "training": training,
+            **(also or {}),
         }
         if self.job.frame_stack > 1:  # the policy takes that many observations, stacked
             description["frame_stack"] = self.job.frame_stack
