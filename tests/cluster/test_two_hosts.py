@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import json
 import os
 import re
 import signal
@@ -196,3 +198,36 @@ def test_hosts_that_never_resolve_are_named(tmp_path):
         "head host 'algo-nowhere.invalid' from resourceconfig.json did not resolve before the "
         "cluster timeout"
     )
+
+
+def test_a_sweep_runs_trials_on_both_hosts_and_stores_them_on_the_head(tmp_path):
+    # Four PBT trials of one CPU each fill both hosts' CPUs; the worker's trials checkpoint
+    # through the head (head_storage.py), so PBT copies weights across hosts and the best
+    # trial is exported wherever it ran.
+    hyperparameters = {
+        **SMALL,
+        "rl_stop_iterations": "6",
+        "rl_cluster_timeout": "60",
+        "rl_tune_space": '{"rl.training.lr": {"loguniform": [0.0003, 0.01]}}',
+        "rl_tune_search": "pbt",
+        "rl_tune_samples": "4",
+        "rl_tune_perturbation_interval": "2",
+    }
+    worker_root = host_job(tmp_path, HOSTS[1], hyperparameters)
+    worker = start_train(worker_root, tmp_path / "worker.log")
+    head_root = host_job(tmp_path, HOSTS[0], hyperparameters)
+    head = run_train(head_root, timeout=400)
+    assert head.returncode == 0, head.log[-3000:]
+    assert finish(worker, 60) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    assert "4 trials of 1 CPUs each" in head.log
+    # Trials ran on both hosts (each result names its host, in the log and the table).
+    with (head_root / "output" / "data" / "tune_trials.csv").open() as file:
+        hosts_seen = {row["host"] for row in csv.DictReader(file)}
+    # (the head's Ray node reports this machine's own address, not 127.0.0.1)
+    assert len(hosts_seen) == 2 and HOSTS[1] in hosts_seen, hosts_seen
+    assert re.search(r"trial_\w+ iteration \d+ on 127\.0\.0\.2: ", head.log)
+    # Every trial's checkpoints are on the head, none on the worker.
+    tune_dir = head_root / "checkpoints" / "tune"
+    assert len({path.parent.name for path in tune_dir.rglob("checkpoint_*")}) == 4
+    assert not (worker_root / "checkpoints" / "tune").exists()
+    assert "tune" in json.loads((head_root / "model" / "metadata.json").read_text())

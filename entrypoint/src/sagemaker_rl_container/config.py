@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import (
     BaseModel,
@@ -152,6 +152,40 @@ class JobConfig(BaseModel):
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="`rl.<section>.<setting>` overrides, keyed without `rl.`"
     )
+    tune_space: dict[str, Any] = Field(
+        default_factory=dict,
+        description="a Ray Tune sweep inside the job: a JSON object of `rl.<section>.<setting>` "
+        'keys to values to try, each a list or {"grid"|"choice": [...]}, '
+        '{"uniform"|"loguniform": [low, high]} or {"randint": [low, high]} (high included); '
+        "the best trial is exported",
+    )
+    tune_search: Optional[Literal["grid", "random", "pbt"]] = Field(
+        None,
+        description="with rl_tune_space: grid (every combination of the lists), random (each "
+        "trial draws from the space) or pbt (Population Based Training: trials start from "
+        "draws; every rl_tune_perturbation_interval iterations the worst quarter copies the "
+        "weights of the best quarter and mutates its settings); default: random",
+    )
+    tune_samples: Optional[PositiveInt] = Field(
+        None,
+        description="with rl_tune_space: trials to run (random and pbt; default 4), or times "
+        "to repeat the grid (grid; default 1)",
+    )
+    tune_perturbation_interval: PositiveInt = Field(
+        5, description="rl_tune_search=pbt: iterations between exploit/explore steps"
+    )
+    tune_metric: str = Field(
+        "episode_return_mean",
+        description="with rl_tune_space: what ranks trials, episode_return_mean or any RLlib "
+        "result key as a path (env_runners/episode_len_mean)",
+    )
+    tune_mode: Literal["max", "min"] = Field(
+        "max", description="with rl_tune_space: whether the best trial has the largest metric"
+    )
+
+    @property
+    def is_sweep(self) -> bool:
+        return bool(self.tune_space)
 
     @property
     def has_stop_condition(self) -> bool:
@@ -177,9 +211,20 @@ class JobConfig(BaseModel):
         if "overrides" in settings:
             raise UserError(_unknown_key_message("rl_overrides"))
         try:
-            return cls(**settings, overrides=overrides)
+            job = cls(**settings, overrides=overrides)
         except ValidationError as error:
             raise UserError(validation_error_line(error, unknown=_unknown_key_message)) from None
+        sweep_only = [
+            name
+            for name in ("tune_search", "tune_samples", "tune_perturbation_interval")
+            if name in job.model_fields_set
+        ]
+        if sweep_only and not job.tune_space:
+            raise UserError(
+                f"hyperparameter rl_{sweep_only[0]} sets up a sweep: give rl_tune_space too, "
+                f'e.g. {{"rl.training.lr": {{"loguniform": [0.0001, 0.01]}}}}'
+            )
+        return job
 
     @classmethod
     def hyperparameter_names(cls) -> list[str]:

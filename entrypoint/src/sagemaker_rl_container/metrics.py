@@ -64,6 +64,10 @@ EVALUATION_METRICS = (
     "ope_wis",
 )
 OPTIONAL_METRICS = LOSS_METRICS + EVALUATION_METRICS
+# Logged by a sweep inside the job (rl_tune_space) after each trial result: the best trial's
+# objective so far (rl_tune_metric), and at the end the best trial's, so that a SageMaker tuner
+# can tune the sweep itself; and how many trials the sweep has.
+SWEEP_METRICS = ("tune_best_objective", "tune_trials")
 # Logged for each policy of a multi-agent job, as policy_<policy>_<name>.
 POLICY_METRICS = ("episode_return_mean", "episode_len_mean")
 
@@ -206,7 +210,7 @@ def metric_definitions(policies: Sequence[str] = ()) -> list[dict[str, str]]:
     per_policy = [policy_metric(policy, name) for policy in policies for name in POLICY_METRICS]
     return [
         {"Name": name, "Regex": f"{tag} (?:.* )?{name}=({NUMBER})"}
-        for name in (*CORE_METRICS, *OPTIONAL_METRICS, *per_policy)
+        for name in (*CORE_METRICS, *OPTIONAL_METRICS, *SWEEP_METRICS, *per_policy)
     ]
 
 

@@ -91,6 +91,11 @@ def _run_zero_code(contract: TrainingContract) -> None:
     job = JobConfig.from_hyperparameters(contract.hyperparameters)
     log_unused_hyperparameters(contract.hyperparameters, "your code")
     _prepare_source(contract)
+    if job.is_sweep:
+        from sagemaker_rl_container.ray_rllib import sweep
+
+        sweep.run(contract, job, ends_process=True)
+        return
     trainer.run(contract, job, ends_process=True)
 
 

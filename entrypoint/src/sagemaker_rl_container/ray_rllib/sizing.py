@@ -23,6 +23,7 @@ The rule:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # Steps each env takes per iteration, at least.
@@ -146,3 +147,18 @@ def table(shapes: tuple[tuple[int, int, int], ...], envs_per_runner: int, batch:
             f"| {total} |"
         )
     return "\n".join(rows) + "\n"
+
+
+# A sweep's trials share the cluster's CPUs equally, in quarters of a CPU at the least, so that
+# a whole population runs at once (Population Based Training compares trials as they go;
+# queued trials would wait for others to finish).
+CPU_QUANTUM = 0.25
+
+
+def trial_cpus(cpus: int, trials: int) -> float:
+    """The CPUs each of `trials` trials takes on a cluster of `cpus` CPUs: whole CPUs from 2
+    up (one for the trial's driver and learner, the rest env runners), else a share of one."""
+    share = cpus / max(1, trials)
+    if share >= 2:
+        return float(int(share))
+    return max(CPU_QUANTUM, math.floor(share / CPU_QUANTUM) * CPU_QUANTUM)

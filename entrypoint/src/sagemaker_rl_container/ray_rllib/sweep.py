@@ -1,0 +1,568 @@
+"""A Ray Tune sweep inside one job (`rl_tune_space`): many RLlib trials on the job's hosts,
+the best one exported as a single job's policy would be.
+
+    prepare    the trial's config built and checked as a single job's (trainer.RayTrainer),
+               sized so that the trials share the cluster (sizing.trial_cpus); the search
+               space checked against it (search_space.py); Ray started
+    run        `tune.Tuner` over the algorithm, its state and every trial's checkpoints in
+               /opt/ml/checkpoints/tune/<sweep>: a restarted job (managed spot) resumes the
+               sweep with `Tuner.restore`, each trial from its newest checkpoint
+    progress   a line per trial result; `[rl-metrics] tune_best_objective=...` for SageMaker's
+               metric definitions (a SageMaker tuner can tune the sweep itself)
+    SIGTERM    each running trial checkpoints after its current iteration, then Tune stops and
+               saves the sweep's state; the job fails as a single job does (resume by rerun)
+    export     the best trial's newest checkpoint restored and exported (export.py), metadata
+               naming the trial and its settings; every trial's history to output/data/
+               (tune_trials.csv, tune_trials.png)
+
+Stop conditions: rl_stop_iterations and rl_stop_timesteps are each trial's budget;
+rl_stop_mean_return (or the env's threshold) and rl_stop_seconds end the whole sweep.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+from ray.tune.experiment import Trial
+from ray.tune.result import SHOULD_CHECKPOINT
+
+from sagemaker_rl_container import hosts, signals
+from sagemaker_rl_container.config import JobConfig
+from sagemaker_rl_container.contract import TrainingContract
+from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
+from sagemaker_rl_container.lifecycle import TrainingSummary, json_number
+from sagemaker_rl_container.metrics import METRICS_TAG, format_value, print_line
+from sagemaker_rl_container.ray_rllib import (
+    algorithm_config,
+    cluster,
+    head_storage,
+    ray_node,
+    sizing,
+)
+from sagemaker_rl_container.ray_rllib.results import to_metrics
+from sagemaker_rl_container.ray_rllib.search_space import Space
+from sagemaker_rl_container.ray_rllib.trainer import RayTrainer
+from sagemaker_rl_container.toolkit import replace_with_copy, settings_digest
+
+logger = logging.getLogger(__name__)
+
+TUNE_DIR = "tune"
+TRIALS_CSV = "tune_trials.csv"
+TRIALS_PNG = "tune_trials.png"
+# Metric names RLlib's results use for what our metric line calls them.
+METRIC_PATHS = {
+    "episode_return_mean": "env_runners/episode_return_mean",
+    "episode_len_mean": "env_runners/episode_len_mean",
+    "timesteps_total": "num_env_steps_sampled_lifetime",
+}
+RETURN_PATH = METRIC_PATHS["episode_return_mean"]
+STEPS_PATH = METRIC_PATHS["timesteps_total"]
+# After SIGTERM, how long the running trials get to checkpoint before Tune stops anyway.
+SAVE_AFTER_SIGTERM_S = 30.0
+
+
+def run(
+    contract: TrainingContract,
+    job: JobConfig,
+    base_config: Any | None = None,
+    before_build: Any | None = None,
+    ends_process: bool = False,
+) -> TrainingSummary:
+    space = Space.parse(job)
+    head, node = None, None
+    if contract.is_distributed:
+        nodes = hosts.layout(contract, job.head_instance_group)
+        head = cluster.Head(contract, nodes, job.cluster_timeout)
+    else:
+        node = ray_node.OneHostNode(contract, prestart_workers=False)
+    try:
+        trainer = SweepTrainer(space, contract, job, base_config, before_build, head, node)
+        trainer.ends_process = ends_process and head is None
+        summary = Sweep(contract, job, trainer, space).run()
+    except BaseException as error:
+        if head is not None:
+            head.stop(False, str(error) if isinstance(error, UserError) else summarize(error))
+        if node is not None:
+            node.stop()
+        raise
+    if head is not None:
+        head.stop(True)
+    return summary
+
+
+class SweepTrainer(RayTrainer):
+    """A trial's config: a single job's, sized to the trial's share of the cluster."""
+
+    def __init__(self, space: Space, *args: Any, **kwargs: Any) -> None:
+        self.space = space
+        self.cpus_per_trial = 1.0
+        super().__init__(*args, **kwargs)
+
+    def _evaluation_episodes(self) -> int:
+        # Trials are ranked on their training returns; the best one's export is checked
+        # against its policy as any export is (export.py).
+        return 0
+
+    def _build_config(self, resources: algorithm_config.Resources, check: bool) -> Any:
+        cpus = sizing.trial_cpus(resources.cpus, self.space.trials)
+        per_trial = algorithm_config.Resources(cpus=max(1, int(cpus)), gpus=0)
+        config = super()._build_config(per_trial, check)
+        if cpus < 2 and not int(config.num_learners or 0):
+            # The learner in the trial's process, within that process's share of a CPU (RLlib
+            # would reserve a whole CPU for it).
+            config.resources(num_cpus_for_main_process=cpus)
+            if "learners.num_cpus_per_learner" not in self.job.overrides:
+                config.learners(num_cpus_per_learner=0)
+        self.cpus_per_trial = cpus
+        return config
+
+
+class Sweep:
+    def __init__(
+        self, contract: TrainingContract, job: JobConfig, trainer: SweepTrainer, space: Space
+    ) -> None:
+        self.contract = contract
+        self.job = job
+        self.trainer = trainer
+        self.space = space
+        self.metric = METRIC_PATHS.get(job.tune_metric, job.tune_metric)
+        self.mode = job.tune_mode
+
+    def run(self) -> TrainingSummary:
+        error: BaseException | None = None
+        # The space checked against the trial's config before Ray starts.
+        self.space.param_space(self.trainer.config)
+        try:
+            self.trainer.start_ray()
+            # Ray's driver replaced the SIGTERM handler with its own, which aborts the
+            # process; the job's goes back in, as the lifecycle does before training.
+            signals.install()
+            summary = self._sweep()
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            self.trainer.close(error)
+        logger.info(
+            "Done: %d trials; the best, %s, reached %s %s after %d iterations; model/: %s",
+            self.space.trials,
+            self.best_name,
+            self.job.tune_metric,
+            format_value(self.best_value),
+            summary.iterations,
+            ", ".join(summary.exported),
+        )
+        return summary
+
+    # -- the sweep
+
+    def _sweep(self) -> TrainingSummary:
+        config = self.trainer.config
+        param_space, keys = self.space.param_space(config)
+        self.keys = keys
+        directory = self.contract.checkpoint_dir / TUNE_DIR
+        # A restarted job resumes the sweep of the same settings, space and search.
+        name = (
+            "sweep-"
+            + settings_digest(
+                {
+                    "trial": self.trainer.settings_digest,
+                    "space": self.job.tune_space,
+                    "search": self.space.search,
+                    "samples": self.space.samples,
+                    "metric": self.metric,
+                    "mode": self.mode,
+                }
+            )[:12]
+        )
+        progress = Progress(self.metric, self.mode, keys, self.space.trials)
+        stopper = SweepStopper(self._per_trial_stop(), self._sweep_target(), self.job.stop_seconds)
+        storage = None
+        if self.contract.is_distributed:  # every host's trials store on the head
+            self.store = head_storage.start_store()  # kept: the actor lives while its handle does
+            storage = head_storage.filesystem()
+        run_config = tune.RunConfig(
+            name=name,
+            storage_path=str(directory),
+            storage_filesystem=storage,
+            stop=stopper,
+            callbacks=[progress],
+            verbose=0,
+            checkpoint_config=tune.CheckpointConfig(
+                checkpoint_frequency=self._checkpoint_frequency(),
+                checkpoint_at_end=True,
+                num_to_keep=max(2, self.job.checkpoint_keep),
+            ),
+            failure_config=tune.FailureConfig(max_failures=0),
+        )
+        algo_class = config.algo_class
+        path = directory / name
+        if tune.Tuner.can_restore(str(path), storage_filesystem=storage):
+            logger.info(
+                "Resuming the sweep in %s (Tune's own state and each trial's newest checkpoint)",
+                path,
+            )
+            tuner = tune.Tuner.restore(
+                str(path),
+                trainable=algo_class,
+                param_space=param_space,
+                resume_unfinished=True,
+                resume_errored=True,
+                storage_filesystem=storage,
+            )
+            # Tuner.restore keeps the first run's stop and callbacks; this run's hold its
+            # stop conditions and its log, and Ray offers no other way to give them.
+            restored = tuner._local_tuner.get_run_config()
+            restored.stop, restored.callbacks = stopper, [progress]
+        else:
+            tuner = tune.Tuner(
+                algo_class,
+                param_space=param_space,
+                tune_config=tune.TuneConfig(
+                    metric=self.metric,
+                    mode=self.mode,
+                    num_samples=self.space.samples,
+                    scheduler=self._scheduler(param_space, keys),
+                    trial_name_creator=lambda trial: f"trial_{trial.trial_id}",
+                    trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
+                    reuse_actors=False,
+                ),
+                run_config=run_config,
+            )
+        self._log_plan(path)
+        with signals.when_requested(progress.sigterm):
+            results = tuner.fit()
+        self._write_trials(results)
+        if signals.requested():
+            raise TrainingInterrupted(
+                f"training interrupted by SIGTERM; the sweep's state and its trials' "
+                f"checkpoints are in {path}: run the job again with the same checkpoint "
+                f"location to resume the sweep"
+            )
+        failed = [result for result in results if result.error is not None]
+        if failed:
+            raise UserError(
+                f"trial {Path(failed[0].path).name} of the sweep failed: "
+                f"{summarize(failed[0].error)}"
+            )
+        return self._export(results)
+
+    def _per_trial_stop(self) -> dict[str, float]:
+        stop = self.trainer.stop
+        budget: dict[str, float] = {}
+        if stop.iterations is not None:
+            budget["training_iteration"] = stop.iterations
+        if stop.timesteps is not None:
+            budget[STEPS_PATH] = stop.timesteps
+        return budget
+
+    def _sweep_target(self) -> tuple[str, float] | None:
+        target = self.trainer.stop.mean_return
+        return (RETURN_PATH, target) if target is not None else None
+
+    def _checkpoint_frequency(self) -> int:
+        frequency = self.job.checkpoint_frequency
+        if self.space.search == "pbt":
+            # PBT copies weights at each perturbation: the trials save at least as often.
+            interval = self.job.tune_perturbation_interval
+            return min(frequency, interval) if frequency else interval
+        return frequency
+
+    def _scheduler(self, param_space: dict[str, Any], keys: dict[str, str]) -> Any:
+        if self.space.search != "pbt":
+            return None
+        from ray.tune.schedulers import PopulationBasedTraining
+
+        return PopulationBasedTraining(
+            time_attr="training_iteration",
+            perturbation_interval=self.job.tune_perturbation_interval,
+            hyperparam_mutations=self.space.mutations(param_space, keys),
+        )
+
+    def _log_plan(self, path: Path) -> None:
+        config = self.trainer.config
+        logger.info(
+            "Sweeping %s: %s search, %d trials of %s CPUs each (%d env runners), over %s; "
+            "ranked by %s (%s); each trial stops at %s; trials checkpoint in %s",
+            self.trainer.title,
+            self.space.search,
+            self.space.trials,
+            format_value(self.trainer.cpus_per_trial),
+            int(config.num_env_runners),
+            self.space.describe(),
+            self.job.tune_metric,
+            self.mode,
+            self.trainer.stop.describe(),
+            path,
+        )
+
+    # -- results
+
+    def _write_trials(self, results: Any) -> None:
+        """Every result of every trial (its settings as they were then: PBT changes them)."""
+        rows: list[dict[str, Any]] = []
+        for result in results:
+            frame = result.metrics_dataframe
+            if frame is None:
+                continue
+            trial = Path(result.path).name
+            for record in frame.to_dict("records"):
+                row = {
+                    "trial": trial,
+                    "host": record.get("node_ip"),
+                    "iteration": record.get("training_iteration"),
+                    "timesteps_total": record.get(STEPS_PATH),
+                    "episode_return_mean": record.get(RETURN_PATH),
+                }
+                if self.metric not in (RETURN_PATH, STEPS_PATH):
+                    row[self.job.tune_metric] = record.get(self.metric)
+                for setting, key in self.keys.items():
+                    row[setting] = record.get(f"config/{key}")
+                rows.append(row)
+        data = self.contract.output_data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        if not rows:
+            return
+        with (data / TRIALS_CSV).open("w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        _plot(rows, data / TRIALS_PNG, f"{self.trainer.title}: {len(results)} trials")
+
+    def _export(self, results: Any) -> TrainingSummary:
+        best = results.get_best_result(metric=self.metric, mode=self.mode, scope="last")
+        if best.checkpoint is None:
+            raise UserError("the sweep ended without a checkpoint of its best trial")
+        self.best_name = Path(best.path).name
+        self.best_value = _get(best.metrics, self.metric)
+        metrics = to_metrics(best.metrics)
+        print_line(
+            f"{METRICS_TAG} tune_best_objective={format_value(self.best_value)} "
+            f"tune_trials={len(results)}"
+        )
+        from ray.rllib.algorithms.algorithm import Algorithm
+
+        settings = {setting: best.config.get(key) for setting, key in self.keys.items()}
+        logger.info(
+            "Best trial: %s, %s %s at iteration %d, with %s; exporting its newest checkpoint",
+            self.best_name,
+            self.job.tune_metric,
+            format_value(self.best_value),
+            metrics.iteration,
+            ", ".join(f"{k}={format_value(v)}" for k, v in settings.items()),
+        )
+        model_dir = self.contract.model_dir
+        model_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint = Path(best.checkpoint.path)
+        replace_with_copy(checkpoint, model_dir / "checkpoint")
+        trainer = self.trainer
+        trainer.algo = Algorithm.from_checkpoint(str(checkpoint))
+        training = {
+            "iterations": metrics.iteration,
+            "timesteps": metrics.timesteps_total,
+            "episode_return_mean": json_number(metrics.episode_return_mean),
+            "stop_reason": "the sweep ended",
+            "hosts": len(self.contract.hosts),
+        }
+        tune = {
+            "trial": self.best_name,
+            "settings": settings,
+            "metric": self.job.tune_metric,
+            "mode": self.mode,
+            "objective": json_number(self.best_value),
+            "search": self.space.search,
+            "trials": len(results),
+        }
+        exported = trainer.export(model_dir, training, also={"tune": tune})
+        return TrainingSummary(
+            iterations=metrics.iteration,
+            timesteps=metrics.timesteps_total,
+            episode_return_mean=metrics.episode_return_mean,
+            evaluation_return_mean=math.nan,
+            stop_reason="the sweep ended",
+            resumed_from=None,
+            exported=exported,
+        )
+
+
+class Progress(tune.Callback):
+    """A line per trial result, the best trial's objective for SageMaker's metric regexes,
+    and a SIGTERM's checkpoints. Pickled with Tune's state: no locks held between uses."""
+
+    def __init__(self, metric: str, mode: str, keys: dict[str, str], trials: int) -> None:
+        self.metric, self.mode, self.keys, self.trials = metric, mode, keys, trials
+        self.latest: dict[str, float] = {}
+        self.settings: dict[str, dict[str, Any]] = {}
+        self.saving: set[str] | None = None  # after SIGTERM: the trials yet to checkpoint
+
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+    ) -> None:
+        name = f"trial_{trial.trial_id}"
+        value = _get(result, self.metric)
+        if not math.isnan(value):  # an iteration that ended no episode keeps the last return
+            self.latest[name] = value
+        settings = {setting: trial.config.get(key) for setting, key in self.keys.items()}
+        before = self.settings.get(name)
+        if before is not None and before != settings:
+            changed = ", ".join(
+                f"{k} {format_value(before[k])} -> {format_value(v)}"
+                for k, v in settings.items()
+                if before.get(k) != v
+            )
+            logger.info(
+                "%s continues from another trial's weights with %s (PBT exploit and explore)",
+                name,
+                changed,
+            )
+        self.settings[name] = settings
+        best_name, best = self._best()
+        print_line(
+            f"{name} iteration {result.get('training_iteration')} on {result.get('node_ip')}: "
+            f"{int(_get(result, STEPS_PATH) or 0)} env steps, return "
+            f"{format_value(_get(result, RETURN_PATH))} with "
+            f"{', '.join(f'{k}={format_value(v)}' for k, v in settings.items())}; best "
+            f"{format_value(best)} ({best_name})"
+        )
+        print_line(
+            f"{METRICS_TAG} tune_best_objective={format_value(best)} tune_trials={len(trials)}"
+        )
+        if self.saving is not None:
+            result[SHOULD_CHECKPOINT] = True
+
+    def on_checkpoint(
+        self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any
+    ) -> None:
+        if self.saving is not None:
+            self.saving.discard(trial.trial_id)
+            if not self.saving:
+                logger.info("Every running trial checkpointed: stopping the sweep")
+                _interrupt_tune()
+
+    def sigterm(self, trials: list | None = None) -> None:
+        """SIGTERM: each running trial checkpoints at its next result, then Tune stops."""
+        running = {t.trial_id for t in (trials or self._trials) if t.status == Trial.RUNNING}
+        self.saving = running
+        logger.warning(
+            "SIGTERM received: %d running trials checkpoint after their current "
+            "iteration, then the sweep stops",
+            len(running),
+        )
+        if not running:
+            _interrupt_tune()
+            return
+        timer = threading.Timer(SAVE_AFTER_SIGTERM_S, _interrupt_tune)
+        timer.daemon = True
+        timer.start()
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        self._trials = trials
+
+    def _best(self) -> tuple[str, float]:
+        known = {k: v for k, v in self.latest.items() if not math.isnan(v)}
+        if not known:
+            return "none yet", math.nan
+        pick = max if self.mode == "max" else min
+        name = pick(known, key=known.__getitem__)
+        return name, known[name]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"metric": self.metric, "mode": self.mode, "keys": self.keys, "trials": self.trials}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)
+
+
+def _interrupt_tune() -> None:
+    """Tune's own interruption (its SIGUSR1 handler): it stops the trials and saves the
+    sweep's state, which `Tuner.restore` resumes."""
+    os.kill(os.getpid(), signal.SIGUSR1)
+
+
+class SweepStopper(tune.Stopper):
+    """Each trial's budget (`budget`: result key -> limit), and the sweep's end: a trial that
+    reaches `target` (result key, value), or `seconds` since the sweep started."""
+
+    def __init__(
+        self, budget: dict[str, float], target: tuple[str, float] | None, seconds: float | None
+    ) -> None:
+        self.budget, self.target, self.seconds = budget, target, seconds
+        self.started: float | None = None
+        self.reached: str | None = None
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        if self.started is None:
+            self.started = time.monotonic()
+        if self.target is not None:
+            key, value = self.target
+            if _get(result, key) >= value:
+                if self.reached is None:
+                    logger.info(
+                        "trial_%s reached %s %s: the sweep ends", trial_id, key, format_value(value)
+                    )
+                self.reached = trial_id
+                return True
+        return any(_get(result, key) >= limit for key, limit in self.budget.items())
+
+    def stop_all(self) -> bool:
+        timed_out = (
+            self.seconds is not None
+            and self.started is not None
+            and time.monotonic() - self.started >= self.seconds
+        )
+        return self.reached is not None or timed_out
+
+
+def _get(result: dict[str, Any], path: str) -> float:
+    """A number from a result, by its flat key or its path through nested dicts; NaN if none."""
+    if path in result:
+        value: Any = result[path]
+    else:
+        value = result
+        for part in path.split("/"):
+            value = value.get(part) if isinstance(value, dict) else None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _plot(rows: list[dict[str, Any]], png: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(8, 4.5), dpi=100)
+    for trial in dict.fromkeys(row["trial"] for row in rows):
+        mine = [r for r in rows if r["trial"] == trial and not _isnan(r["episode_return_mean"])]
+        axes.plot(
+            [r["timesteps_total"] for r in mine],
+            [r["episode_return_mean"] for r in mine],
+            label=trial,
+            linewidth=1,
+        )
+    axes.set_xlabel("env steps")
+    axes.set_ylabel("episode return")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(png)
+    pyplot.close(figure)
+
+
+def _isnan(value: Any) -> bool:
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return True
