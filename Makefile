@@ -228,6 +228,7 @@ bench: venv $(BENCH_VENV)/.installed $(PEER_VENV)/.installed build-all
 	$(VENV)/bin/python bench/serve_bench.py $(IMAGE_REF)
 	$(VENV)/bin/python bench/serve_image_bench.py $(SERVE_IMAGE_REF) $(IMAGE_REF)
 	$(VENV)/bin/python bench/soak_bench.py $(SERVE_IMAGE_REF)
+	$(VENV)/bin/python bench/sweep_bench.py $(IMAGE_REF)
 	$(VENV)/bin/python bench/cluster_bench.py $(IMAGE_REF)
 	$(VENV)/bin/python bench/scaling_bench.py ml.c5.4xlarge --image $(IMAGE_REF)
 	$(VENV)/bin/python bench/image_bench.py $$($(MATRIX) names --built-here)

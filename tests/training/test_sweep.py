@@ -75,10 +75,12 @@ def test_pbt_sweep_exploits_explores_and_exports_the_best_trial(tmp_path):
     assert set(tune["settings"]) == set(SPACE)
     assert 0.0003 <= tune["settings"]["rl.training.lr"] <= 0.01 * 1.2**4
     assert (root / "model" / "checkpoint").is_dir()
-    best_last = [
-        float(r["episode_return_mean"]) for r in trials[tune["trial"]] if r["episode_return_mean"]
-    ]
-    assert tune["objective"] == pytest.approx(best_last[-1])
+    # Trials are ranked on the mean of their recent episodes (RLlib's own mean is NaN in an
+    # iteration where no episode ended): the best one's last.
+    recent = float(trials[tune["trial"]][-1]["recent_episode_return_mean"])
+    assert tune["objective"] == pytest.approx(recent)
+    lasts = [float(rows[-1]["recent_episode_return_mean"]) for rows in trials.values()]
+    assert tune["objective"] == pytest.approx(max(x for x in lasts if x == x))
     played = greedy_onnx_return(root / "model", gym.make("CartPole-v1"))
     assert played > RANDOM_RETURN + 40, played
 
@@ -150,3 +152,45 @@ def test_bad_sweep_settings_fail_in_one_line(tmp_path, hyperparameters, message)
     result = run_train(root)
     assert result.returncode != 0
     assert result.failure == message
+
+
+BROKEN_ENV = '''
+import gymnasium as gym
+import numpy as np
+
+
+class Env(gym.Env):
+    """CartPole's spaces; its tenth step raises, as a user's env with a bug would."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, config=None):
+        self.steps = 0
+
+    def reset(self, *, seed=None, options=None):
+        return np.zeros(4, np.float32), {}
+
+    def step(self, action):
+        self.steps += 1
+        if self.steps >= 10:
+            raise RuntimeError("the simulator lost its state")
+        return np.zeros(4, np.float32), 1.0, False, False, {}
+'''
+
+
+def test_a_sweep_whose_every_trial_fails_names_the_error_in_one_line(tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "broken_sim.py").write_text(BROKEN_ENV)
+    root = make_job(
+        tmp_path / "job",
+        {**SWEEP, "rl_tune_search": "random", "rl_tune_samples": "2", "rl_env": "broken_sim:Env"},
+        source_dir=source,
+    )
+    result = run_train(root, timeout=300)
+    assert result.returncode == 1, result.log[-3000:]
+    failure = result.failure
+    assert failure.startswith("every trial of the sweep failed; trial_"), failure
+    assert "RuntimeError: the simulator lost its state" in failure
+    assert "\n" not in failure.strip() and len(failure) < 1024

@@ -96,3 +96,22 @@ def test_pbt_needs_a_population():
 )
 def test_trials_share_the_cpus_in_quarters_or_whole_cpus_from_two(cpus, trials, each):
     assert sizing.trial_cpus(cpus, trials) == each
+
+
+def test_a_remote_error_without_its_message_is_named_by_its_traceback():
+    from sagemaker_rl_container.errors import summarize_root
+
+    class Remote(Exception):  # as Ray's RayTaskError: the traceback text, `.cause` bare
+        def __init__(self, text, cause):
+            super().__init__(text)
+            self.cause = cause
+
+    text = (
+        'ray::PPO.train() (pid=1)\n  File "sim.py", line 3, in step\n'
+        "RuntimeError: the simulator lost its state\n\nThe above exception was the direct "
+        "cause of the following exception:\n\nRuntimeError"
+    )
+    assert summarize_root(Remote(text, RuntimeError())) == (
+        "RuntimeError: the simulator lost its state"
+    )
+    assert summarize_root(Remote(text, ValueError("bad"))) == "ValueError: bad"

@@ -9,6 +9,7 @@ problem and what to change.
 from __future__ import annotations
 
 import os
+import re
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,6 +103,22 @@ def summarize(error: BaseException) -> str:
     """`Type: first line of the message`, for one-line failure reasons."""
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+# "RuntimeError: the simulator lost its state" in a traceback's text.
+_ERROR_LINE = re.compile(r"^(\w+(?:Error|Exception|Exit|Interrupt)): (\S.*)$", re.MULTILINE)
+
+
+def summarize_root(error: BaseException) -> str:
+    """`summarize` of the error under Ray's wrappers. An error raised in another process
+    arrives without its own chain: when its message is empty (RLlib re-raises an env's error
+    as a bare `RuntimeError from error`), the first error line of the remote traceback names
+    what was raised first."""
+    cause = root_cause(error)
+    if str(cause).strip():
+        return summarize(cause)
+    found = _ERROR_LINE.search(str(error))
+    return f"{found[1]}: {found[2]}" if found else summarize(cause)
 
 
 def root_cause(error: BaseException) -> BaseException:

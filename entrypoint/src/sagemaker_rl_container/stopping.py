@@ -44,6 +44,12 @@ class RecentReturns:
         return sum(count for _, count in self._iterations)
 
     @property
+    def mean_so_far(self) -> float:
+        """The mean of the episodes held, however few (NaN if none)."""
+        count = self.count
+        return sum(mean * n for mean, n in self._iterations) / count if count else math.nan
+
+    @property
     def mean(self) -> float:
         """NaN until `episodes` episodes have finished."""
         if self.count < self.episodes:

@@ -38,7 +38,7 @@ from ray.tune.result import SHOULD_CHECKPOINT
 from sagemaker_rl_container import hosts, signals
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
-from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize
+from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize, summarize_root
 from sagemaker_rl_container.lifecycle import TrainingSummary, json_number
 from sagemaker_rl_container.metrics import METRICS_TAG, format_value, print_line
 from sagemaker_rl_container.ray_rllib import (
@@ -51,6 +51,7 @@ from sagemaker_rl_container.ray_rllib import (
 from sagemaker_rl_container.ray_rllib.results import to_metrics
 from sagemaker_rl_container.ray_rllib.search_space import Space
 from sagemaker_rl_container.ray_rllib.trainer import RayTrainer
+from sagemaker_rl_container.stopping import RecentReturns
 from sagemaker_rl_container.toolkit import replace_with_copy, settings_digest
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,12 @@ TUNE_DIR = "tune"
 TRIALS_CSV = "tune_trials.csv"
 TRIALS_PNG = "tune_trials.png"
 # Metric names RLlib's results use for what our metric line calls them.
+# Each trial's result gets the mean return of its most recent episodes (RecentReturn below):
+# RLlib's own is the mean of the episodes that ended in the iteration, NaN in one where none
+# did, and PBT would rank trials on NaN once episodes outgrow an iteration.
+RECENT_RETURN = "recent_episode_return_mean"
 METRIC_PATHS = {
-    "episode_return_mean": "env_runners/episode_return_mean",
+    "episode_return_mean": RECENT_RETURN,
     "episode_len_mean": "env_runners/episode_len_mean",
     "timesteps_total": "num_env_steps_sampled_lifetime",
 }
@@ -123,7 +128,34 @@ class SweepTrainer(RayTrainer):
             if "learners.num_cpus_per_learner" not in self.job.overrides:
                 config.learners(num_cpus_per_learner=0)
         self.cpus_per_trial = cpus
+        config.callbacks(on_train_result=RecentReturn(self.job.stop_mean_return_episodes))
         return config
+
+
+class RecentReturn:
+    """An RLlib `on_train_result` callback, in each trial: the mean return of the `episodes`
+    most recent episodes, across iterations (stopping.RecentReturns, as a single job's
+    mean-return stop reads it; fewer while fewer have ended), into the result as
+    `recent_episode_return_mean`. A trial restored from a checkpoint (PBT's exploit, a
+    resumed sweep) has no episode of its own yet: it carries the value its checkpoint holds
+    (RLlib saves the metrics logger's state), so that PBT never ranks a trial on NaN."""
+
+    KEY = ("sagemaker_rl", RECENT_RETURN)
+
+    def __init__(self, episodes: int) -> None:
+        self.episodes = episodes
+
+    def __call__(self, *, algorithm: Any, result: dict[str, Any], **kwargs: Any) -> None:
+        recent = algorithm.__dict__.setdefault(
+            "_sagemaker_rl_recent_returns", RecentReturns(self.episodes)
+        )
+        recent.record(to_metrics(result))
+        value = recent.mean_so_far
+        if math.isnan(value):
+            value = float(algorithm.metrics.peek(self.KEY, default=math.nan))
+        else:
+            algorithm.metrics.log_value(self.KEY, value, window=1)
+        result[RECENT_RETURN] = value
 
 
 class Sweep:
@@ -200,7 +232,9 @@ class Sweep:
             checkpoint_config=tune.CheckpointConfig(
                 checkpoint_frequency=self._checkpoint_frequency(),
                 checkpoint_at_end=True,
-                num_to_keep=max(2, self.job.checkpoint_keep),
+                # PBT may restore any trial's newest checkpoint into another, and Tune's
+                # pruning deleted one it then asked for: a PBT sweep keeps them all.
+                num_to_keep=None if self.space.search == "pbt" else self.job.checkpoint_keep,
             ),
             failure_config=tune.FailureConfig(max_failures=0),
         )
@@ -248,13 +282,18 @@ class Sweep:
                 f"checkpoints are in {path}: run the job again with the same checkpoint "
                 f"location to resume the sweep"
             )
-        failed = [result for result in results if result.error is not None]
-        if failed:
+        finished = [result for result in results if result.error is None]
+        for result in results:
+            if result.error is not None:  # e.g. a learning rate that made the weights NaN
+                logger.warning(
+                    "%s failed: %s", Path(result.path).name, summarize_root(result.error)
+                )
+        if not finished:
             raise UserError(
-                f"trial {Path(failed[0].path).name} of the sweep failed: "
-                f"{summarize(failed[0].error)}"
+                f"every trial of the sweep failed; {Path(results[0].path).name}: "
+                f"{summarize_root(results[0].error)}"
             )
-        return self._export(results)
+        return self._export(finished, len(results))
 
     def _per_trial_stop(self) -> dict[str, float]:
         stop = self.trainer.stop
@@ -321,7 +360,8 @@ class Sweep:
                     "host": record.get("node_ip"),
                     "iteration": record.get("training_iteration"),
                     "timesteps_total": record.get(STEPS_PATH),
-                    "episode_return_mean": record.get(RETURN_PATH),
+                    "episode_return_mean": record.get("env_runners/episode_return_mean"),
+                    RECENT_RETURN: record.get(RECENT_RETURN),
                 }
                 if self.metric not in (RETURN_PATH, STEPS_PATH):
                     row[self.job.tune_metric] = record.get(self.metric)
@@ -338,8 +378,16 @@ class Sweep:
             writer.writerows(rows)
         _plot(rows, data / TRIALS_PNG, f"{self.trainer.title}: {len(results)} trials")
 
-    def _export(self, results: Any) -> TrainingSummary:
-        best = results.get_best_result(metric=self.metric, mode=self.mode, scope="last")
+    def _export(self, finished: list[Any], trials: int) -> TrainingSummary:
+        """The best of the trials that finished (by their last `metric`), exported."""
+        ranked = [r for r in finished if not math.isnan(_get(r.metrics, self.metric))]
+        if not ranked:
+            raise UserError(
+                f"no trial of the sweep reported {self.job.tune_metric} (rl_tune_metric): "
+                f"no episode finished, or the name is not in RLlib's results"
+            )
+        pick = max if self.mode == "max" else min
+        best = pick(ranked, key=lambda result: _get(result.metrics, self.metric))
         if best.checkpoint is None:
             raise UserError("the sweep ended without a checkpoint of its best trial")
         self.best_name = Path(best.path).name
@@ -347,7 +395,7 @@ class Sweep:
         metrics = to_metrics(best.metrics)
         print_line(
             f"{METRICS_TAG} tune_best_objective={format_value(self.best_value)} "
-            f"tune_trials={len(results)}"
+            f"tune_trials={trials}"
         )
         from ray.rllib.algorithms.algorithm import Algorithm
 
@@ -370,6 +418,7 @@ class Sweep:
             "iterations": metrics.iteration,
             "timesteps": metrics.timesteps_total,
             "episode_return_mean": json_number(metrics.episode_return_mean),
+            "recent_episode_return_mean": json_number(_get(best.metrics, RECENT_RETURN)),
             "stop_reason": "the sweep ended",
             "hosts": len(self.contract.hosts),
         }
@@ -380,7 +429,7 @@ class Sweep:
             "mode": self.mode,
             "objective": json_number(self.best_value),
             "search": self.space.search,
-            "trials": len(results),
+            "trials": trials,
         }
         exported = trainer.export(model_dir, training, also={"tune": tune})
         return TrainingSummary(
@@ -403,6 +452,7 @@ class Progress(tune.Callback):
         self.latest: dict[str, float] = {}
         self.settings: dict[str, dict[str, Any]] = {}
         self.saving: set[str] | None = None  # after SIGTERM: the trials yet to checkpoint
+        self.timer: threading.Timer | None = None  # then stops the sweep if they do not
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
@@ -442,11 +492,23 @@ class Progress(tune.Callback):
     def on_checkpoint(
         self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any
     ) -> None:
-        if self.saving is not None:
-            self.saving.discard(trial.trial_id)
-            if not self.saving:
-                logger.info("Every running trial checkpointed: stopping the sweep")
-                _interrupt_tune()
+        self._saved(trial)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._saved(trial)  # it will not checkpoint now
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._saved(trial)
+
+    def _saved(self, trial: Any) -> None:
+        if self.saving is None or trial.trial_id not in self.saving:
+            return
+        self.saving.discard(trial.trial_id)
+        if not self.saving:
+            logger.info("Every running trial checkpointed: stopping the sweep")
+            if self.timer is not None:
+                self.timer.cancel()
+            _interrupt_tune()
 
     def sigterm(self, trials: list | None = None) -> None:
         """SIGTERM: each running trial checkpoints at its next result, then Tune stops."""
@@ -460,9 +522,9 @@ class Progress(tune.Callback):
         if not running:
             _interrupt_tune()
             return
-        timer = threading.Timer(SAVE_AFTER_SIGTERM_S, _interrupt_tune)
-        timer.daemon = True
-        timer.start()
+        self.timer = threading.Timer(SAVE_AFTER_SIGTERM_S, _interrupt_tune)
+        self.timer.daemon = True
+        self.timer.start()
 
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
         self._trials = trials
@@ -544,15 +606,15 @@ def _plot(rows: list[dict[str, Any]], png: Path, title: str) -> None:
 
     figure, axes = pyplot.subplots(figsize=(8, 4.5), dpi=100)
     for trial in dict.fromkeys(row["trial"] for row in rows):
-        mine = [r for r in rows if r["trial"] == trial and not _isnan(r["episode_return_mean"])]
+        mine = [r for r in rows if r["trial"] == trial and not _isnan(r[RECENT_RETURN])]
         axes.plot(
             [r["timesteps_total"] for r in mine],
-            [r["episode_return_mean"] for r in mine],
+            [r[RECENT_RETURN] for r in mine],
             label=trial,
             linewidth=1,
         )
     axes.set_xlabel("env steps")
-    axes.set_ylabel("episode return")
+    axes.set_ylabel("mean return of the recent episodes")
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right", fontsize="small")
