@@ -8,8 +8,9 @@ each run with the whole machine, each trial or job with the same budget (BUDGET 
   budget. The tuner knows its best trial once all four ended: the time is their sum. The
   fastest job's own time is printed too (what four instances at once would take to a
   first success, at four times the machines).
-- one job: `rl_tune_search=pbt` over the same four values (each trial starts from one drawn
-  from them; PBT moves the worst onto the best's weights every PERTURBATION iterations); the
+- one job: `rl_tune_search=pbt` over the same four values (a population of four trials, one
+  starting from each; PBT moves the worst onto the best's weights every PERTURBATION
+  iterations, with a neighbouring value or one drawn anew); the
   sweep ends when a trial reaches the return, and exports it.
 "Reached" is the same test on both sides: the mean return of the last 10 or more episodes
 (the separate jobs skip their evaluation episodes, which the sweep has none of). The exported
@@ -73,9 +74,10 @@ def one_sweep(image: str, work: Path) -> tuple[float, float, bool, str]:
         {
             **COMMON,
             "rl_tune_search": "pbt",
-            "rl_tune_samples": len(LEARNING_RATES),
+            "rl_tune_samples": 1,
             "rl_tune_perturbation_interval": PERTURBATION,
-            "rl_tune_space": json.dumps({"rl.training.lr": LEARNING_RATES}),
+            # the population starts from exactly the four jobs' values
+            "rl_tune_space": json.dumps({"rl.training.lr": {"grid": LEARNING_RATES}}),
         },
     )
     seconds, _ = in_image(image, root)

@@ -26,6 +26,10 @@ def test_trials_count_grid_points_times_samples_and_draws_otherwise():
     assert Space.parse(job(tune_space=space, tune_search="grid", tune_samples=2)).trials == 12
     assert Space.parse(job(tune_space=space)).trials == 4  # random, default samples
     assert Space.parse(job(tune_space=space, tune_search="pbt", tune_samples=8)).trials == 8
+    # {"grid": [...]} enumerates under any search: a population started from exactly those
+    grid = '{"rl.training.lr": {"grid": [0.001, 0.01]}, "rl.training.num_epochs": [1, 2]}'
+    assert Space.parse(job(tune_space=grid, tune_search="pbt")).trials == 2 * 4
+    assert Space.parse(job(tune_space=grid, tune_search="pbt", tune_samples=2)).trials == 4
 
 
 def test_domains_land_on_the_config_dict_keys_with_values_as_set():
@@ -50,17 +54,19 @@ def test_domains_land_on_the_config_dict_keys_with_values_as_set():
     assert param_space["env"] == "CartPole-v1"  # the rest is the trial's config as built
 
 
-def test_pbt_mutations_are_lists_for_choices_and_domains_for_ranges():
+def test_pbt_mutations_are_lists_for_choices_and_grids_and_domains_for_ranges():
     space = Space.parse(
         job(
             tune_space='{"rl.training.lr": {"uniform": [0.001, 0.01]}, '
-            '"rl.training.num_epochs": [2, 4]}',
+            '"rl.training.num_epochs": [2, 4], "rl.training.gamma": {"grid": [0.9, 0.99]}}',
             tune_search="pbt",
         )
     )
     param_space, keys = space.param_space(ppo_config())
+    assert param_space["gamma"] == {"grid_search": [0.9, 0.99]}
     mutations = space.mutations(param_space, keys)
     assert mutations["num_epochs"] == [2, 4]
+    assert mutations["gamma"] == [0.9, 0.99]
     assert mutations["lr"] is param_space["lr"]
 
 

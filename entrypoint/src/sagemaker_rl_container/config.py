@@ -155,9 +155,9 @@ class JobConfig(BaseModel):
     tune_space: dict[str, Any] = Field(
         default_factory=dict,
         description="a Ray Tune sweep inside the job: a JSON object of `rl.<section>.<setting>` "
-        'keys to values to try, each a list or {"grid"|"choice": [...]}, '
-        '{"uniform"|"loguniform": [low, high]} or {"randint": [low, high]} (high included); '
-        "the best trial is exported",
+        'keys to values to try, each a list or {"choice": [...]} (drawn from), {"grid": [...]} '
+        '(each value, under any search), {"uniform"|"loguniform": [low, high]} or '
+        '{"randint": [low, high]} (high included); the best trial is exported',
     )
     tune_search: Optional[Literal["grid", "random", "pbt"]] = Field(
         None,
@@ -169,7 +169,7 @@ class JobConfig(BaseModel):
     tune_samples: Optional[PositiveInt] = Field(
         None,
         description="with rl_tune_space: trials to run (random and pbt; default 4), or times "
-        "to repeat the grid (grid; default 1)",
+        'to repeat the grid (grid, or {"grid": [...]} values; default 1 for grid search)',
     )
     tune_perturbation_interval: PositiveInt = Field(
         5, description="rl_tune_search=pbt: iterations between exploit/explore steps"

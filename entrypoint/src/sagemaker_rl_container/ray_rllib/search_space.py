@@ -58,19 +58,23 @@ class Space:
                 f"rl_tune_search=grid cannot enumerate: give it a list of values"
             )
         samples = job.tune_samples or DEFAULT_SAMPLES[search]
-        if search == "pbt" and samples < 2:
+        space = cls(search, dimensions, samples)
+        if search == "pbt" and space.trials < 2:
             raise UserError(
                 "hyperparameter rl_tune_samples: Population Based Training needs a "
                 "population of at least 2 trials"
             )
-        return cls(search, dimensions, samples)
+        return space
 
     @property
     def trials(self) -> int:
-        if self.search != "grid":
-            return self.samples
-        grids = [len(d.values) for d in self.dimensions if d.kind == "grid" or d.kind == "choice"]
-        return self.samples * math.prod(grids)
+        """Each grid point, `samples` times (random and pbt draw the rest for each)."""
+        return self.samples * math.prod(len(d.values) for d in self.dimensions if self._grid(d))
+
+    def _grid(self, dimension: Dimension) -> bool:
+        """Whether the dimension's values are enumerated: {"grid": [...]} always (a PBT
+        population can start from exactly those values), a plain list under grid search."""
+        return dimension.kind == "grid" or (self.search == "grid" and dimension.kind == "choice")
 
     def describe(self) -> str:
         return "; ".join(d.describe() for d in self.dimensions)
@@ -94,19 +98,19 @@ class Space:
         for dimension in self.dimensions:
             domain = space[keys[dimension.key]]
             # PBT takes a list to pick neighbours from, or a domain to redraw.
-            mutations[keys[dimension.key]] = (
-                list(domain.categories)
-                if isinstance(domain, tune.search.sample.Categorical)
-                else domain
-            )
+            if isinstance(domain, dict):  # a grid: {"grid_search": [...]}
+                domain = list(domain["grid_search"])
+            elif isinstance(domain, tune.search.sample.Categorical):
+                domain = list(domain.categories)
+            mutations[keys[dimension.key]] = domain
         return mutations
 
     def _domain(self, dimension: Dimension, values: tuple[Any, ...]) -> Any:
         from ray import tune
 
+        if self._grid(dimension):
+            return tune.grid_search(list(values))
         if dimension.kind in LISTS:
-            if self.search == "grid":
-                return tune.grid_search(list(values))
             return tune.choice(list(values))
         low, high = values
         if dimension.kind == "randint":

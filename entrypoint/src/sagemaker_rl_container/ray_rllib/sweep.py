@@ -34,6 +34,7 @@ from typing import Any
 from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.result import SHOULD_CHECKPOINT
+from ray.tune.schedulers import PopulationBasedTraining
 
 from sagemaker_rl_container import hosts, signals
 from sagemaker_rl_container.config import JobConfig
@@ -110,6 +111,7 @@ class SweepTrainer(RayTrainer):
     def __init__(self, space: Space, *args: Any, **kwargs: Any) -> None:
         self.space = space
         self.cpus_per_trial = 1.0
+        self.cluster_cpus = 0
         super().__init__(*args, **kwargs)
 
     def _evaluation_episodes(self) -> int:
@@ -119,6 +121,7 @@ class SweepTrainer(RayTrainer):
 
     def _build_config(self, resources: algorithm_config.Resources, check: bool) -> Any:
         cpus = sizing.trial_cpus(resources.cpus, self.space.trials)
+        self.cluster_cpus = resources.cpus
         per_trial = algorithm_config.Resources(cpus=max(1, int(cpus)), gpus=0)
         config = super()._build_config(per_trial, check)
         if cpus < 2 and not int(config.num_learners or 0):
@@ -136,11 +139,8 @@ class RecentReturn:
     """An RLlib `on_train_result` callback, in each trial: the mean return of the `episodes`
     most recent episodes, across iterations (stopping.RecentReturns, as a single job's
     mean-return stop reads it; fewer while fewer have ended), into the result as
-    `recent_episode_return_mean`. A trial restored from a checkpoint (PBT's exploit, a
-    resumed sweep) has no episode of its own yet: it carries the value its checkpoint holds
-    (RLlib saves the metrics logger's state), so that PBT never ranks a trial on NaN."""
-
-    KEY = ("sagemaker_rl", RECENT_RETURN)
+    `recent_episode_return_mean`. A trial process that has seen no episode end yet (one just
+    restored by PBT or a resumed sweep) reports NaN: the driver carries (CarriedReturns)."""
 
     def __init__(self, episodes: int) -> None:
         self.episodes = episodes
@@ -150,12 +150,51 @@ class RecentReturn:
             "_sagemaker_rl_recent_returns", RecentReturns(self.episodes)
         )
         recent.record(to_metrics(result))
-        value = recent.mean_so_far
+        result[RECENT_RETURN] = recent.mean_so_far
+
+
+class CarriedReturns:
+    """The driver's last known recent return of each trial, put into a result that has none
+    (its process restarted, or no episode ended yet there), before the stop conditions and
+    PBT read it; a trial PBT clones takes its source's. Without it PBT skipped every trial
+    whose latest result had NaN, which with long episodes was most of them."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, float] = {}
+
+    def fill(self, trial_id: str, result: dict[str, Any]) -> None:
+        value = _get(result, RECENT_RETURN)
         if math.isnan(value):
-            value = float(algorithm.metrics.peek(self.KEY, default=math.nan))
+            result[RECENT_RETURN] = self.last.get(trial_id, math.nan)
         else:
-            algorithm.metrics.log_value(self.KEY, value, window=1)
-        result[RECENT_RETURN] = value
+            self.last[trial_id] = value
+
+    def cloned(self, trial_id: str, source_id: str) -> None:
+        self.last[trial_id] = self.last.get(source_id, math.nan)
+
+
+class CarryingPBT(PopulationBasedTraining):
+    """PBT reading each trial's carried recent return (CarriedReturns). `all_at_once`: the
+    whole population fits the cluster at once (sizing.trial_cpus), so a trial at its
+    perturbation point goes on: PBT pauses it whenever another trial is paused or pending,
+    which is there to share too few CPUs, and which here only restarted trials, each
+    restart losing the iterations since its last checkpoint."""
+
+    def __init__(self, carried: CarriedReturns, all_at_once: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.carried = carried
+        self.all_at_once = all_at_once
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        self.carried.fill(trial.trial_id, result)
+        decision = super().on_trial_result(tune_controller, trial, result)
+        if decision == self.PAUSE and self.all_at_once and trial.status != Trial.PAUSED:
+            return self.CONTINUE
+        return decision
+
+    def _exploit(self, tune_controller: Any, trial: Any, trial_to_clone: Any) -> None:
+        self.carried.cloned(trial.trial_id, trial_to_clone.trial_id)
+        super()._exploit(tune_controller, trial, trial_to_clone)
 
 
 class Sweep:
@@ -217,7 +256,10 @@ class Sweep:
             )[:12]
         )
         progress = Progress(self.metric, self.mode, keys, self.space.trials)
-        stopper = SweepStopper(self._per_trial_stop(), self._sweep_target(), self.job.stop_seconds)
+        self.carried = CarriedReturns()
+        stopper = SweepStopper(
+            self.carried, self._per_trial_stop(), self._sweep_target(), self.job.stop_seconds
+        )
         storage = None
         if self.contract.is_distributed:  # every host's trials store on the head
             self.store = head_storage.start_store()  # kept: the actor lives while its handle does
@@ -319,9 +361,10 @@ class Sweep:
     def _scheduler(self, param_space: dict[str, Any], keys: dict[str, str]) -> Any:
         if self.space.search != "pbt":
             return None
-        from ray.tune.schedulers import PopulationBasedTraining
-
-        return PopulationBasedTraining(
+        cpus = self.trainer.cpus_per_trial * self.space.trials
+        return CarryingPBT(
+            self.carried,
+            cpus <= self.trainer.cluster_cpus,
             time_attr="training_iteration",
             perturbation_interval=self.job.tune_perturbation_interval,
             hyperparam_mutations=self.space.mutations(param_space, keys),
@@ -555,15 +598,21 @@ class SweepStopper(tune.Stopper):
     reaches `target` (result key, value), or `seconds` since the sweep started."""
 
     def __init__(
-        self, budget: dict[str, float], target: tuple[str, float] | None, seconds: float | None
+        self,
+        carried: CarriedReturns,
+        budget: dict[str, float],
+        target: tuple[str, float] | None,
+        seconds: float | None,
     ) -> None:
-        self.budget, self.target, self.seconds = budget, target, seconds
+        self.carried, self.budget, self.target, self.seconds = carried, budget, target, seconds
         self.started: float | None = None
         self.reached: str | None = None
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         if self.started is None:
             self.started = time.monotonic()
+        # First of the driver's readers of a result (then PBT, then the callbacks).
+        self.carried.fill(trial_id, result)
         if self.target is not None:
             key, value = self.target
             if _get(result, key) >= value:
