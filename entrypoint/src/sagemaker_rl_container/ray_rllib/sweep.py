@@ -374,7 +374,7 @@ class Sweep:
         config = self.trainer.config
         logger.info(
             "Sweeping %s: %s search, %d trials of %s CPUs each (%d env runners), over %s; "
-            "ranked by %s (%s); each trial stops at %s; trials checkpoint in %s",
+            "ranked by %s (%s); %s; trials checkpoint in %s",
             self.trainer.title,
             self.space.search,
             self.space.trials,
@@ -383,8 +383,28 @@ class Sweep:
             self.space.describe(),
             self.job.tune_metric,
             self.mode,
-            self.trainer.stop.describe(),
+            self._describe_stop(),
             path,
+        )
+
+    def _describe_stop(self) -> str:
+        """Each trial's budget, and what ends the whole sweep."""
+        stop = self.trainer.stop
+        budget = [
+            f"iteration {stop.iterations}" if stop.iterations is not None else "",
+            f"{stop.timesteps} env steps" if stop.timesteps is not None else "",
+        ]
+        ends = [
+            f"a trial's mean return reaches {format_value(stop.mean_return)} (over its last "
+            f"{self.job.stop_mean_return_episodes} episodes)"
+            if stop.mean_return is not None
+            else "",
+            f"{format_value(stop.seconds)} s have passed" if stop.seconds is not None else "",
+        ]
+        budget_text = " or ".join(b for b in budget if b) or "no budget"
+        ends_text = " or ".join(e for e in ends if e)
+        return f"each trial stops at {budget_text}" + (
+            f"; the sweep ends once {ends_text}" if ends_text else ""
         )
 
     # -- results
