@@ -36,22 +36,21 @@ from ray.tune.experiment import Trial
 from ray.tune.result import SHOULD_CHECKPOINT
 from ray.tune.schedulers import PopulationBasedTraining
 
-from sagemaker_rl_container import hosts, signals
+from sagemaker_rl_container import signals
 from sagemaker_rl_container.config import JobConfig
 from sagemaker_rl_container.contract import TrainingContract
-from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize, summarize_root
+from sagemaker_rl_container.errors import TrainingInterrupted, UserError, summarize_root
 from sagemaker_rl_container.lifecycle import TrainingSummary, json_number
 from sagemaker_rl_container.metrics import METRICS_TAG, format_value, print_line
 from sagemaker_rl_container.ray_rllib import (
     algorithm_config,
-    cluster,
+    export,
     head_storage,
-    ray_node,
     sizing,
 )
 from sagemaker_rl_container.ray_rllib.results import to_metrics
 from sagemaker_rl_container.ray_rllib.search_space import Space
-from sagemaker_rl_container.ray_rllib.trainer import RayTrainer
+from sagemaker_rl_container.ray_rllib.trainer import RayTrainer, job_ray
 from sagemaker_rl_container.stopping import RecentReturns
 from sagemaker_rl_container.toolkit import replace_with_copy, settings_digest
 
@@ -76,33 +75,14 @@ STEPS_PATH = METRIC_PATHS["timesteps_total"]
 SAVE_AFTER_SIGTERM_S = 30.0
 
 
-def run(
-    contract: TrainingContract,
-    job: JobConfig,
-    base_config: Any | None = None,
-    before_build: Any | None = None,
-    ends_process: bool = False,
-) -> TrainingSummary:
+def run(contract: TrainingContract, job: JobConfig, ends_process: bool = False) -> TrainingSummary:
+    """Run the zero-code sweep `job` describes; `ends_process`: the process exits once this
+    returns (the image's own `train`)."""
     space = Space.parse(job)
-    head, node = None, None
-    if contract.is_distributed:
-        nodes = hosts.layout(contract, job.head_instance_group)
-        head = cluster.Head(contract, nodes, job.cluster_timeout)
-    else:
-        node = ray_node.OneHostNode(contract, prestart_workers=False)
-    try:
-        trainer = SweepTrainer(space, contract, job, base_config, before_build, head, node)
+    with job_ray(contract, job, prestart_workers=False) as (head, node):
+        trainer = SweepTrainer(space, contract, job, None, None, head, node)
         trainer.ends_process = ends_process and head is None
-        summary = Sweep(contract, job, trainer, space).run()
-    except BaseException as error:
-        if head is not None:
-            head.stop(False, str(error) if isinstance(error, UserError) else summarize(error))
-        if node is not None:
-            node.stop()
-        raise
-    if head is not None:
-        head.stop(True)
-    return summary
+        return Sweep(contract, job, trainer, space).run()
 
 
 class SweepTrainer(RayTrainer):
@@ -210,10 +190,14 @@ class Sweep:
 
     def run(self) -> TrainingSummary:
         error: BaseException | None = None
-        # The space checked against the trial's config before Ray starts.
-        self.space.param_space(self.trainer.config)
+        # The space checked against the trial's config before Ray starts; placed again only
+        # where starting Ray rebuilt the config (a cluster's, sized to its hosts).
+        checked_config = self.trainer.config
+        self.placed = self.space.param_space(checked_config)
         try:
             self.trainer.start_ray()
+            if self.trainer.config is not checked_config:
+                self.placed = self.space.param_space(self.trainer.config)
             # Ray's driver replaced the SIGTERM handler with its own, which aborts the
             # process; the job's goes back in, as the lifecycle does before training.
             signals.install()
@@ -238,7 +222,7 @@ class Sweep:
 
     def _sweep(self) -> TrainingSummary:
         config = self.trainer.config
-        param_space, keys = self.space.param_space(config)
+        param_space, keys = self.placed
         self.keys = keys
         directory = self.contract.checkpoint_dir / TUNE_DIR
         # A restarted job resumes the sweep of the same settings, space and search.
@@ -255,7 +239,7 @@ class Sweep:
                 }
             )[:12]
         )
-        progress = Progress(self.metric, self.mode, keys, self.space.trials)
+        progress = Progress(self.metric, self.mode, keys)
         self.carried = CarriedReturns()
         stopper = SweepStopper(
             self.carried, self._per_trial_stop(), self._sweep_target(), self.job.stop_seconds
@@ -474,7 +458,7 @@ class Sweep:
         model_dir = self.contract.model_dir
         model_dir.mkdir(parents=True, exist_ok=True)
         checkpoint = Path(best.checkpoint.path)
-        replace_with_copy(checkpoint, model_dir / "checkpoint")
+        replace_with_copy(checkpoint, model_dir / export.CHECKPOINT_DIR)
         trainer = self.trainer
         trainer.algo = Algorithm.from_checkpoint(str(checkpoint))
         training = {
@@ -510,8 +494,9 @@ class Progress(tune.Callback):
     """A line per trial result, the best trial's objective for SageMaker's metric regexes,
     and a SIGTERM's checkpoints. Pickled with Tune's state: no locks held between uses."""
 
-    def __init__(self, metric: str, mode: str, keys: dict[str, str], trials: int) -> None:
-        self.metric, self.mode, self.keys, self.trials = metric, mode, keys, trials
+    def __init__(self, metric: str, mode: str, keys: dict[str, str]) -> None:
+        self.metric, self.mode, self.keys = metric, mode, keys
+        self.trials: list = []  # Tune's, as of its latest step
         self.latest: dict[str, float] = {}
         self.settings: dict[str, dict[str, Any]] = {}
         self.saving: set[str] | None = None  # after SIGTERM: the trials yet to checkpoint
@@ -573,9 +558,9 @@ class Progress(tune.Callback):
                 self.timer.cancel()
             _interrupt_tune()
 
-    def sigterm(self, trials: list | None = None) -> None:
+    def sigterm(self) -> None:
         """SIGTERM: each running trial checkpoints at its next result, then Tune stops."""
-        running = {t.trial_id for t in (trials or self._trials) if t.status == Trial.RUNNING}
+        running = {t.trial_id for t in self.trials if t.status == Trial.RUNNING}
         self.saving = running
         logger.warning(
             "SIGTERM received: %d running trials checkpoint after their current "
@@ -590,7 +575,7 @@ class Progress(tune.Callback):
         self.timer.start()
 
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
-        self._trials = trials
+        self.trials = trials
 
     def _best(self) -> tuple[str, float]:
         known = {k: v for k, v in self.latest.items() if not math.isnan(v)}
@@ -601,7 +586,7 @@ class Progress(tune.Callback):
         return name, known[name]
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"metric": self.metric, "mode": self.mode, "keys": self.keys, "trials": self.trials}
+        return {"metric": self.metric, "mode": self.mode, "keys": self.keys}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)

@@ -69,19 +69,30 @@ def run(
             "yet: drop the entry point, or tune it with a SageMaker tuner"
         )
     # Ray comes up in the background while the configuration is built and validated.
-    head, node = None, None
-    if contract.is_distributed:
-        nodes = hosts.layout(contract, job.head_instance_group)
-        head = cluster.Head(contract, nodes, job.cluster_timeout)
-    else:
-        node = ray_node.OneHostNode(contract, prestart_workers=_has_remote_workers(contract))
-    try:
+    with job_ray(contract, job, prestart_workers=_has_remote_workers(contract)) as (head, node):
         trainer = RayTrainer(contract, job, base_config, before_build, head, node)
         trainer.ends_process = ends_process and head is None
         settings = JobSettings(
             job.checkpoint_frequency, job.checkpoint_keep, trainer.stop, job.checkpoint_seconds
         )
-        summary = Job(contract, trainer, settings).run()
+        return Job(contract, trainer, settings).run()
+
+
+@contextlib.contextmanager
+def job_ray(
+    contract: TrainingContract, job: JobConfig, prestart_workers: bool
+) -> Iterator[tuple[cluster.Head | None, ray_node.OneHostNode | None]]:
+    """The job's Ray, starting in the background: the cluster's head on a multi-host job
+    (run on the head host only, see cluster.py), else this host's node. The block's outcome
+    is published to the other hosts whichever way it goes; a node is stopped on failure."""
+    head, node = None, None
+    if contract.is_distributed:
+        nodes = hosts.layout(contract, job.head_instance_group)
+        head = cluster.Head(contract, nodes, job.cluster_timeout)
+    else:
+        node = ray_node.OneHostNode(contract, prestart_workers=prestart_workers)
+    try:
+        yield head, node
     except BaseException as error:
         if head is not None:
             head.stop(False, str(error) if isinstance(error, UserError) else summarize(error))
@@ -90,7 +101,6 @@ def run(
         raise
     if head is not None:
         head.stop(True)
-    return summary
 
 
 class RayTrainer(Trainer):
