@@ -1,8 +1,8 @@
 """The SageMaker Python SDK's local mode, as a user runs it, for the tests in this folder.
 
 Each test writes the code a user would write (or takes it from the README), and runs it with
-the SDK installed in its own virtualenv (build/sdk/<version>, pinned in requirements-sdk-*.txt), against
-this repository's Docker engine, with Debian's docker-compose (which local mode drives), offline:
+the SDK installed in its own virtualenv (build/sdk/<version>, from requirements-sdk-*.lock.txt),
+against this repository's Docker engine, with Debian's docker-compose (which local mode drives), offline:
 placeholder credentials, a region, and the SDK's telemetry turned off.
 """
 
@@ -30,20 +30,22 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def sdk_python(version: str) -> Path:
-    """The Python of the SDK `version` ("v2", "v3") virtualenv, created on first use."""
-    requirements = Path(__file__).with_name(f"requirements-sdk-{version}.txt")
+    """The Python of the SDK `version` ("v2", "v3") virtualenv, created on first use from its
+    lock (requirements-sdk-<version>.lock.txt, every package pinned)."""
+    lock = Path(__file__).with_name(f"requirements-sdk-{version}.lock.txt")
     venv = SDK_VENVS / version
     python = venv / "bin" / "python"
     stamp = venv / ".installed"
-    if not stamp.exists() or stamp.read_text() != requirements.read_text():
+    if not stamp.exists() or stamp.read_text() != lock.read_text():
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip_install = [str(python), "-m", "pip", "install", "--quiet"]
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)],
+            [*pip_install, "--no-deps", "--no-compile", "-r", str(lock)],
             check=True,
             timeout=900,
         )
-        stamp.write_text(requirements.read_text())
+        stamp.write_text(lock.read_text())
     return python
 
 
