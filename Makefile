@@ -168,7 +168,7 @@ test-cuda: venv
 
 .PHONY: test-faults
 test-faults: venv
-	$(VENV)/bin/pytest -m faults tests/faults tests/image/test_coach_distributed.py $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m faults $(PYTEST_ARGS)
 
 # Every preset and algorithm a user can pick: train, export, serve (tests/catalogue/RESULTS.md).
 .PHONY: test-catalogue
