@@ -4,6 +4,7 @@ bench/report.py writes the table (bench/RESULTS.md) and the chart (bench/results
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import statistics
@@ -82,6 +83,7 @@ def report(figure: Figure) -> Figure:
                     "spread": figure.spread,
                     "met": figure.met,
                     "target_text": figure.target_text,
+                    "date": datetime.date.today().isoformat(),
                 }
             )
             + "\n"

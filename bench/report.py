@@ -25,17 +25,18 @@ def load() -> list[dict]:
     return list(figures.values())
 
 
+HEADER = "| figure | value | spread (min to max) | runs | target | verdict | measured |"
+
+
 def table(figures: list[dict]) -> str:
-    lines = [
-        "| figure | value | spread (min to max) | runs | target | verdict |",
-        "|---|---|---|---|---|---|",
-    ]
+    lines = [HEADER, "|---|---|---|---|---|---|---|"]
     for f in figures:
         low, high = f["spread"]
         verdict = {None: "-", True: "met", False: "**MISSED**"}[f["met"]]
+        measured = f.get("date") or datetime.date.today().isoformat()
         lines.append(
             f"| {f['name']} ({f['unit']}) | {f['value']:.3g} | {low:.3g} to {high:.3g} | "
-            f"{len(f['samples'])} | {f['target_text']} | {verdict} |"
+            f"{len(f['samples'])} | {f['target_text']} | {verdict} | {measured} |"
         )
     notes = [f"- {f['name']}: {f['note']}" for f in figures if f["note"]]
     return "\n".join(lines + (["", *notes] if notes else []))
@@ -92,31 +93,36 @@ def chart(figures: list[dict]) -> None:
     pyplot.close(figure)
 
 
-def carried_over(figures: list[dict]) -> tuple[str, list[str], list[str]]:
-    """The previous RESULTS.md's date, and its table rows and notes for figures this run did not
-    measure (a partial run, e.g. one bench script, keeps the others' last results, marked)."""
+def carried_over(figures: list[dict]) -> tuple[list[str], list[str]]:
+    """The previous RESULTS.md's table rows and notes for figures this run did not measure (a
+    partial run, e.g. one bench script, keeps the others' last results, marked *). Each row
+    keeps the date it was measured on: a row from before the measured column gets the date the
+    previous file was written."""
     if not TABLE.exists():
-        return "", [], []
+        return [], []
     text = TABLE.read_text()
-    date = re.search(r"on (\d{4}-\d{2}-\d{2})", text)
+    written = re.search(r"on (\d{4}-\d{2}-\d{2})", text)
     measured = {f["name"] for f in figures}
     rows, names = [], []
     for line in text.splitlines():
         row = re.match(r"\| \*?(.+?) \([^()]*\) \|", line)
         if row and not line.startswith("| figure |") and row[1] not in measured:
             names.append(row[1])
-            rows.append(re.sub(r"^\| \*?", "| *", line))  # marked once, whatever else is bold
+            line = re.sub(r"^\| \*?", "| *", line)  # marked once, whatever else is bold
+            if line.count("|") == 7:  # no measured column yet
+                line += f" {written[1] if written else '?'} |"
+            rows.append(line)
     notes = [
         f"- *{line[2:].lstrip('*')}"
         for line in text.splitlines()
         if any(line.lstrip("- *").startswith(f"{name}: ") for name in names)
     ]
-    return (date[1] if date else "?"), rows, notes
+    return rows, notes
 
 
 def main() -> int:
     figures = load()
-    date, old_rows, old_notes = carried_over(figures)
+    old_rows, old_notes = carried_over(figures)
     header = (
         f"# Benchmark results\n\nWritten by `make bench` (bench/report.py) on "
         f"{datetime.date.today()}: {platform.machine()}, {os.cpu_count()} CPUs, no GPU. Each "
@@ -127,8 +133,9 @@ def main() -> int:
         header += f"Conditions: {os.environ['BENCH_CONDITIONS']}\n\n"
     if old_rows:
         header += (
-            f"Figures marked * were not measured by this run: they are carried over from the "
-            f"previous bench/RESULTS.md ({date}), and are not in the chart.\n\n"
+            "Figures marked * were not measured by this run: they are carried over from the "
+            "previous bench/RESULTS.md with the date each was measured, and are not in the "
+            "chart.\n\n"
         )
     lines = table(figures).split("\n")
     rows = len(figures) + 2
