@@ -157,6 +157,21 @@ CASES = {
         "train.py",
         "sagemaker_program 'train.py' not found in the source directory",
     ),
+    "agent mapping for a script's single-agent env": (
+        {"rl.multi_agent.policy_mapping": '{"*": "walker"}'},
+        SOURCES / "corridor",
+        "train.py",
+        "hyperparameter rl.multi_agent.policy_mapping: the training script's config names its "
+        "own env (corridor-v0), whose agents this job cannot list, so the setting would change "
+        "nothing",
+    ),
+    "agent mapping for a script that maps its own": (
+        {"rl.multi_agent.policies_to_train": '["finder"]'},
+        SOURCES / "multi_agent",
+        "train.py",
+        "hyperparameter rl.multi_agent.policies_to_train: the training script's config maps "
+        "its agents to policies itself (config.multi_agent())",
+    ),
     "program raises": (
         {},
         SOURCES / "corridor",

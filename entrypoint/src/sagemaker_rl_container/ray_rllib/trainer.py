@@ -131,6 +131,8 @@ class RayTrainer(Trainer):
         name = algorithm_config.registered_name(algorithm) or algorithm
         framework = job.framework if base_config is None else base_config.framework_str
         self.policy_plan: multi_agent.PolicyPlan | None = None
+        if base_config is not None:
+            _check_mapping_reaches(job, self.env, base_config)
         if base_config is None or not base_config.is_multi_agent:
             self.policy_plan = _policy_plan(job, self.env, framework)
         for action_space in _action_spaces(self.env, self.policy_plan):
@@ -486,6 +488,26 @@ def _resolve_env(job: JobConfig, base_config: Any | None) -> environments.Resolv
             )
         return None
     return environments.resolve(job.env, job.env_config, job.frame_stack)
+
+
+def _check_mapping_reaches(
+    job: JobConfig, env: environments.ResolvedEnv | None, base_config: Any
+) -> None:
+    """The `rl.multi_agent.*` mapping fits a script's config only where the job resolves the
+    env and the config leaves the policies to it: anywhere else it would change nothing."""
+    given = [key for key in multi_agent.OWN_SETTINGS if key in job.overrides]
+    if not given:
+        return
+    if base_config.is_multi_agent:
+        why = "maps its agents to policies itself (config.multi_agent())"
+    elif env is None:
+        why = f"names its own env ({base_config.env}), whose agents this job cannot list"
+    else:
+        return
+    raise UserError(
+        f"hyperparameter rl.{given[0]}: the training script's config {why}, so the setting "
+        f"would change nothing: map agents to policies in the script, or drop it"
+    )
 
 
 def _policy_plan(
