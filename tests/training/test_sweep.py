@@ -57,6 +57,9 @@ def test_pbt_sweep_exploits_explores_and_exports_the_best_trial(tmp_path):
     trials = trial_rows(root)
     assert len(trials) == 4
     assert all(int(rows[-1]["iteration"]) == 16 for rows in trials.values())
+    # Each result names the SageMaker host it ran on, in the table and the log.
+    assert {row["host"] for rows in trials.values() for row in rows} == {"algo-1"}
+    assert re.search(r"trial_\w+ iteration 16 on algo-1: ", result.log)
     changed = [
         name
         for name, rows in trials.items()

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import ray
 from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.result import SHOULD_CHECKPOINT
@@ -239,7 +240,8 @@ class Sweep:
                 }
             )[:12]
         )
-        progress = Progress(self.metric, self.mode, keys)
+        self.hosts = self._host_names()
+        progress = Progress(self.metric, self.mode, keys, self.hosts)
         self.carried = CarriedReturns()
         stopper = SweepStopper(
             self.carried, self._per_trial_stop(), self._sweep_target(), self.job.stop_seconds
@@ -283,6 +285,11 @@ class Sweep:
             # stop conditions and its log, and Ray offers no other way to give them.
             restored = tuner._local_tuner.get_run_config()
             restored.stop, restored.callbacks = stopper, [progress]
+            # The scheduler comes back unpickled with a table of its own: PBT's clones must
+            # reach the stop conditions' table, as in the first run.
+            scheduler = tuner._local_tuner._tune_config.scheduler
+            if isinstance(scheduler, CarryingPBT):
+                scheduler.carried = self.carried
         else:
             tuner = tune.Tuner(
                 algo_class,
@@ -320,6 +327,12 @@ class Sweep:
                 f"{summarize_root(results[0].error)}"
             )
         return self._export(finished, len(results))
+
+    def _host_names(self) -> dict[str, str]:
+        """Each node's IP -> the SageMaker host name it runs on, for the log and the table."""
+        if self.trainer.head is not None:
+            return self.trainer.head.host_names()
+        return {ray.util.get_node_ip_address(): self.contract.current_host}
 
     def _per_trial_stop(self) -> dict[str, float]:
         stop = self.trainer.stop
@@ -404,7 +417,7 @@ class Sweep:
             for record in frame.to_dict("records"):
                 row = {
                     "trial": trial,
-                    "host": record.get("node_ip"),
+                    "host": self.hosts.get(record.get("node_ip"), record.get("node_ip")),
                     "iteration": record.get("training_iteration"),
                     "timesteps_total": record.get(STEPS_PATH),
                     "episode_return_mean": record.get("env_runners/episode_return_mean"),
@@ -494,8 +507,8 @@ class Progress(tune.Callback):
     """A line per trial result, the best trial's objective for SageMaker's metric regexes,
     and a SIGTERM's checkpoints. Pickled with Tune's state: no locks held between uses."""
 
-    def __init__(self, metric: str, mode: str, keys: dict[str, str]) -> None:
-        self.metric, self.mode, self.keys = metric, mode, keys
+    def __init__(self, metric: str, mode: str, keys: dict[str, str], hosts: dict[str, str]) -> None:
+        self.metric, self.mode, self.keys, self.hosts = metric, mode, keys, hosts
         self.trials: list = []  # Tune's, as of its latest step
         self.latest: dict[str, float] = {}
         self.settings: dict[str, dict[str, Any]] = {}
@@ -525,7 +538,8 @@ class Progress(tune.Callback):
         self.settings[name] = settings
         best_name, best = self._best()
         print_line(
-            f"{name} iteration {result.get('training_iteration')} on {result.get('node_ip')}: "
+            f"{name} iteration {result.get('training_iteration')} on "
+            f"{self.hosts.get(result.get('node_ip'), result.get('node_ip'))}: "
             f"{int(_get(result, STEPS_PATH) or 0)} env steps, return "
             f"{format_value(_get(result, RETURN_PATH))} with "
             f"{', '.join(f'{k}={format_value(v)}' for k, v in settings.items())}; best "
@@ -586,7 +600,7 @@ class Progress(tune.Callback):
         return name, known[name]
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"metric": self.metric, "mode": self.mode, "keys": self.keys}
+        return {"metric": self.metric, "mode": self.mode, "keys": self.keys, "hosts": self.hosts}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
