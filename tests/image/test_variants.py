@@ -3,6 +3,7 @@ default: read-only root filesystem, a non-root user."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
@@ -70,6 +71,32 @@ def test_tensorflow_image_trains_and_exports_a_tf_serving_savedmodel(tf_image, t
     ).stdout
     shapes = json.loads(out.strip().splitlines()[-1])
     assert shapes[meta["tf_serving"]["action_dist_inputs"]] == [3, 2]
+
+
+def test_a_sweep_on_the_tensorflow_image_exports_its_best_trial(tf_image, tmp_path):
+    # RLlib's old API stack (this image's) takes callbacks as a class only: a sweep's trials
+    # report their recent return through one.
+    space = {"rl.training.lr": [0.0003, 0.001]}
+    root = make_job(
+        tmp_path / "job",
+        {
+            **TF_QUICK,
+            "rl_stop_iterations": "2",
+            "rl_tune_space": json.dumps(space),
+            "rl_tune_search": "grid",
+        },
+    )
+    result = run_job(tf_image, root)
+    assert result.returncode == 0, result.log[-3000:]
+    meta = read_json(root / "model" / "metadata.json")
+    assert meta["framework"] == "tf" and (root / "model" / "1" / "saved_model.pb").exists()
+    assert meta["tune"]["trials"] == 2 and meta["tune"]["search"] == "grid"
+    assert meta["tune"]["settings"]["rl.training.lr"] in space["rl.training.lr"]
+    with (root / "output" / "data" / "tune_trials.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert {row["rl.training.lr"] for row in rows} == {"0.0003", "0.001"}
+    assert {row["host"] for row in rows} == {"algo-1"}
+    assert all(float(row["recent_episode_return_mean"]) > 0 for row in rows)
 
 
 # CartPole-v1: random play averages ~22; one constant action ~9.

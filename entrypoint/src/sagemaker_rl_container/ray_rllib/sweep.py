@@ -33,6 +33,7 @@ from typing import Any
 
 import ray
 from ray import tune
+from ray.rllib.callbacks.callbacks import RLlibCallback
 from ray.tune.experiment import Trial
 from ray.tune.result import SHOULD_CHECKPOINT
 from ray.tune.schedulers import PopulationBasedTraining
@@ -112,26 +113,32 @@ class SweepTrainer(RayTrainer):
             if "learners.num_cpus_per_learner" not in self.job.overrides:
                 config.learners(num_cpus_per_learner=0)
         self.cpus_per_trial = cpus
-        config.callbacks(on_train_result=RecentReturn(self.job.stop_mean_return_episodes))
+        config.callbacks(callbacks_class=recent_return(self.job.stop_mean_return_episodes))
         return config
 
 
-class RecentReturn:
-    """An RLlib `on_train_result` callback, in each trial: the mean return of the `episodes`
-    most recent episodes, across iterations (stopping.RecentReturns, as a single job's
-    mean-return stop reads it; fewer while fewer have ended), into the result as
-    `recent_episode_return_mean`. A trial process that has seen no episode end yet (one just
-    restored by PBT or a resumed sweep) reports NaN: the driver carries (CarriedReturns)."""
+class RecentReturn(RLlibCallback):
+    """In each trial: the mean return of the `episodes` most recent episodes, across
+    iterations (stopping.RecentReturns, as a single job's mean-return stop reads it; fewer
+    while fewer have ended), into the result as `recent_episode_return_mean`. A trial process
+    that has seen no episode end yet (one just restored by PBT or a resumed sweep) reports NaN:
+    the driver carries (CarriedReturns). A callbacks class, not `config.callbacks(
+    on_train_result=...)`, which RLlib's old API stack (the TensorFlow images) refuses."""
 
-    def __init__(self, episodes: int) -> None:
-        self.episodes = episodes
+    episodes = 10
 
-    def __call__(self, *, algorithm: Any, result: dict[str, Any], **kwargs: Any) -> None:
+    def on_train_result(self, *, algorithm: Any, result: dict, **kwargs: Any) -> None:
         recent = algorithm.__dict__.setdefault(
             "_sagemaker_rl_recent_returns", RecentReturns(self.episodes)
         )
         recent.record(to_metrics(result))
         result[RECENT_RETURN] = recent.mean_so_far
+
+
+def recent_return(episodes: int) -> type[RecentReturn]:
+    """RecentReturn over `episodes` (RLlib makes the callbacks without arguments). Its name is
+    not the module's, so Ray pickles the class itself into each trial."""
+    return type(f"RecentReturnOf{episodes}", (RecentReturn,), {"episodes": episodes})
 
 
 class CarriedReturns:
