@@ -173,7 +173,7 @@ test-faults: venv
 # Every preset and algorithm a user can pick: train, export, serve (tests/catalogue/RESULTS.md).
 .PHONY: test-catalogue
 test-catalogue: venv
-	$(VENV)/bin/pytest -m catalogue tests/catalogue $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m catalogue $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: venv
