@@ -273,6 +273,63 @@ def test_thousand_concurrent_requests_all_succeed(server):
     assert not errors, errors[:5]
 
 
+# Serves like `sagemaker-rl serve`, with each worker's boot held open for a second between
+# fork and its own signal handlers: where `docker stop` lands when it races a starting server.
+SLOW_BOOT_SERVE = """
+import sys, time
+from pathlib import Path
+from sagemaker_rl_container.serving import server
+
+options = server.gunicorn_options
+
+def slow_boot_options(serving):
+    chosen = options(serving)
+    keep = chosen.get("post_fork")
+
+    def post_fork(arbiter, worker):
+        time.sleep(1.0)
+        if keep:
+            keep(arbiter, worker)
+
+    return chosen | {"post_fork": post_fork}
+
+server.gunicorn_options = slow_boot_options
+server.serve(Path(sys.argv[1]))
+"""
+
+
+def test_a_stop_sent_while_workers_boot_ends_the_server_at_once(tmp_path):
+    """Before the fix the workers' inherited handler swallowed the SIGTERM and the master
+    waited out gunicorn's 30 s graceful timeout."""
+    base = tmp_path / "ml"
+    (base / "model").mkdir(parents=True)
+    port = free_port()
+    env = job_env(base) | {
+        "SAGEMAKER_BIND_TO_PORT": str(port),
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+    }
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen(
+        [str(SAGEMAKER_RL.parent / "python"), "-c", SLOW_BOOT_SERVE, str(base / "model")],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while "Booting worker" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        proc.terminate()
+        started = time.monotonic()
+        proc.wait(timeout=40)
+        stopped_in = time.monotonic() - started
+    finally:
+        proc.kill()
+    assert stopped_in < 10, f"stopped in {stopped_in:.1f} s: {log.read_text()}"
+    assert "told to stop while booting" in log.read_text()
+
+
 def test_empty_model_dir_fails_health_check_with_the_reason(tmp_path):
     base = tmp_path / "ml"
     (base / "model").mkdir(parents=True)

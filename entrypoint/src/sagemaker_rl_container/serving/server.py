@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -53,7 +55,40 @@ def gunicorn_options(serving: settings.ServingSettings) -> dict[str, Any]:
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "info",
+        "post_fork": _keep_signals_caught_while_booting,
+        "post_worker_init": _stop_if_told_while_booting,
     }
+
+
+_STOPPING = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
+
+
+def _keep_signals_caught_while_booting(arbiter: Any, worker: Any) -> None:
+    """From fork until the worker installs its own handlers, a signal reaches the handler it
+    inherited from the master, which only queues it in the worker's copy of the master's
+    queue: a stop sent then (`docker stop` while the server boots) was lost, and the master
+    waited out its 30 s graceful timeout before killing the worker. Keep that queue."""
+    worker.signals_before_init = arbiter.SIG_QUEUE
+
+
+def _stop_if_told_while_booting(worker: Any) -> None:
+    """Runs once the worker's own handlers are in place: act on a stop the inherited
+    handler queued."""
+    caught = getattr(worker, "signals_before_init", None)
+    if caught is None:
+        return
+    if isinstance(caught, list):  # gunicorn before 25 (the Coach images) queues in a list
+        signals = list(caught)
+    else:
+        signals = []
+        while True:
+            try:
+                signals.append(caught.get_nowait())
+            except queue.Empty:
+                break
+    if _STOPPING.intersection(signals):
+        worker.log.info("Worker %s: told to stop while booting, stopping", worker.pid)
+        worker.alive = False
 
 
 def model_dir() -> Path:
