@@ -185,6 +185,13 @@ class CarryingPBT(PopulationBasedTraining):
         super()._exploit(tune_controller, trial, trial_to_clone)
 
 
+class HostNames(dict):
+    """Node IP -> the SageMaker host it runs on; an IP it does not know stands for itself."""
+
+    def __missing__(self, ip: Any) -> Any:
+        return ip
+
+
 class Sweep:
     def __init__(
         self, contract: TrainingContract, job: JobConfig, trainer: SweepTrainer, space: Space
@@ -335,11 +342,11 @@ class Sweep:
             )
         return self._export(finished, len(results))
 
-    def _host_names(self) -> dict[str, str]:
+    def _host_names(self) -> HostNames:
         """Each node's IP -> the SageMaker host name it runs on, for the log and the table."""
         if self.trainer.head is not None:
-            return self.trainer.head.host_names()
-        return {ray.util.get_node_ip_address(): self.contract.current_host}
+            return HostNames(self.trainer.head.host_names())
+        return HostNames({ray.util.get_node_ip_address(): self.contract.current_host})
 
     def _per_trial_stop(self) -> dict[str, float]:
         stop = self.trainer.stop
@@ -424,7 +431,7 @@ class Sweep:
             for record in frame.to_dict("records"):
                 row = {
                     "trial": trial,
-                    "host": self.hosts.get(record.get("node_ip"), record.get("node_ip")),
+                    "host": self.hosts[record.get("node_ip")],
                     "iteration": record.get("training_iteration"),
                     "timesteps_total": record.get(STEPS_PATH),
                     "episode_return_mean": record.get("env_runners/episode_return_mean"),
@@ -515,7 +522,8 @@ class Progress(tune.Callback):
     and a SIGTERM's checkpoints. Pickled with Tune's state: no locks held between uses."""
 
     def __init__(self, metric: str, mode: str, keys: dict[str, str], hosts: dict[str, str]) -> None:
-        self.metric, self.mode, self.keys, self.hosts = metric, mode, keys, hosts
+        self.metric, self.mode, self.keys = metric, mode, keys
+        self.hosts = HostNames(hosts)
         self.trials: list = []  # Tune's, as of its latest step
         self.latest: dict[str, float] = {}
         self.settings: dict[str, dict[str, Any]] = {}
@@ -546,7 +554,7 @@ class Progress(tune.Callback):
         best_name, best = self._best()
         print_line(
             f"{name} iteration {result.get('training_iteration')} on "
-            f"{self.hosts.get(result.get('node_ip'), result.get('node_ip'))}: "
+            f"{self.hosts[result.get('node_ip')]}: "
             f"{int(_get(result, STEPS_PATH) or 0)} env steps, return "
             f"{format_value(_get(result, RETURN_PATH))} with "
             f"{', '.join(f'{k}={format_value(v)}' for k, v in settings.items())}; best "
