@@ -9,9 +9,9 @@ import json
 import sys
 
 import ray
-from ray.rllib.algorithms.ppo import PPOConfig
+from bare_config import rllib_config
 
-# The zero-code job's PPO settings (bench/training_bench.py checks they still match `train`'s).
+# The zero-code PPO job's settings, as `train` configures them (measure.zero_code_sections).
 settings = json.loads(sys.argv[1])
 
 # Ray started the way an RLlib script starts it, after the imports (`train` starts its node
@@ -21,23 +21,13 @@ ray.init(
     num_cpus=2,
     include_dashboard=False,
     configure_logging=False,
-    _system_config=({} if settings["num_env_runners"] else {"prestart_worker_first_driver": False}),
+    _system_config=(
+        {}
+        if settings["sections"]["env_runners"]["num_env_runners"]
+        else {"prestart_worker_first_driver": False}
+    ),
 )
-config = (
-    PPOConfig()
-    .environment("CartPole-v1")
-    .env_runners(
-        num_env_runners=settings["num_env_runners"],
-        num_envs_per_env_runner=settings["num_envs_per_env_runner"],
-    )
-    .training(
-        lr=settings["lr"],
-        num_epochs=settings["num_epochs"],
-        minibatch_size=settings["minibatch_size"],
-        train_batch_size_per_learner=settings["train_batch_size_per_learner"],
-    )
-    .debugging(log_sys_usage=settings["log_sys_usage"])
-)
+config = rllib_config(settings)
 algo = config.build_algo()
 result = algo.train()
 print("first-iteration", result["training_iteration"], flush=True)

@@ -11,6 +11,9 @@ pairs, the order alternating. Ours runs in the image (`docker run ... train`, RL
 penalty off: SB3 has none); its rate is env steps / RLlib's time_total_s over the iterations
 after the first (the first carries the update's one-time set-up); SB3's is env steps / the
 seconds of learn(). Figure: ours / SB3 env steps per second. Target >= 1 (issue 23).
+Each round also runs Ray's floor: the same settings and iterations in bench/bare_rllib_solve.py
+in the same image, none of our code, its rate read as ours is. Figure: ours / the floor, no
+target: about 1 says the gap to SB3 is RLlib's own.
 
     bench/matched_bench.py IMAGE_REF [PEER_PYTHON]
 Environment: BENCH_MATCHED_PAIRS (3), BENCH_MATCHED_STEPS (30000).
@@ -28,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 from figures import ROOT, Figure, report
-from measure import in_image, layout, metrics, peer_python
+from measure import in_image, layout, metrics, peer_python, rllib_floor, zero_code_sections
 
 PAIRS = int(os.environ.get("BENCH_MATCHED_PAIRS", "3"))
 STEPS = int(os.environ.get("BENCH_MATCHED_STEPS", "30000"))
@@ -74,6 +77,18 @@ def ours_hyperparameters() -> dict:
     }
 
 
+def floor_settings() -> dict:
+    """Ray's floor doing the same work: the zero-code sections with the same `rl.*` settings
+    as ours, for as many iterations."""
+    settings = zero_code_sections()
+    hyperparameters = ours_hyperparameters()
+    for key, value in hyperparameters.items():
+        if key.startswith("rl."):
+            section, name = key.removeprefix("rl.").split(".", 1)
+            settings["sections"].setdefault(section, {})[name] = value
+    return settings | {"iterations": hyperparameters["rl_stop_iterations"]}
+
+
 def ours(image: str, root: Path) -> float:
     _, log = in_image(image, layout(root, ours_hyperparameters()))
     rows = metrics(log)
@@ -104,15 +119,21 @@ def main() -> int:
     image = sys.argv[1]
     python = peer_python(sys.argv)
     work = Path(tempfile.mkdtemp(prefix="matched-bench-", dir="/var/tmp"))
-    rates: dict[str, list[float]] = {"ours": [], "sb3": []}
+    rates: dict[str, list[float]] = {"ours": [], "sb3": [], "floor": []}
+    floor = floor_settings()
     print(
-        f"\nours ({image}) vs Stable-Baselines3 PPO, same settings, {STEPS} env steps, "
-        f"{PAIRS} pairs"
+        f"\nours ({image}) vs Stable-Baselines3 PPO and Ray's floor (bare RLlib), same "
+        f"settings, {STEPS} env steps, {PAIRS} rounds"
     )
     try:
         for pair in range(PAIRS):
-            for name in ["ours", "sb3"] if pair % 2 == 0 else ["sb3", "ours"]:
-                rate = ours(image, work / f"{pair}") if name == "ours" else peer(python)
+            for name in ["ours", "sb3", "floor"] if pair % 2 == 0 else ["floor", "sb3", "ours"]:
+                if name == "ours":
+                    rate = ours(image, work / f"{pair}")
+                elif name == "sb3":
+                    rate = peer(python)
+                else:
+                    rate = rllib_floor(image, work / f"{pair}-floor", floor)["rate"]
                 rates[name].append(rate)
                 print(f"  pair {pair + 1} {name:<4}: {rate:6.0f} env steps/s", flush=True)
     finally:
@@ -132,6 +153,24 @@ def main() -> int:
             note=f"ours {ours_rate:.0f}, SB3 {sb3_rate:.0f} env steps/s (medians), "
             f"{STEPS} env steps of CartPole-v1 each, {os.cpu_count()} CPUs; settings: "
             + ", ".join(f"{key} {value}" for key, value in MATCHED.items()),
+        )
+    )
+    to_floor = [o / f for o, f in zip(rates["ours"], rates["floor"], strict=True)]
+    floor_rate = statistics.median(rates["floor"])
+    report(
+        Figure(
+            "PPO throughput, same settings, ours / Ray's floor (bare RLlib, same image)",
+            "ratio",
+            to_floor,
+            None,
+            higher_is_better=True,
+            value_override=ours_rate / floor_rate,
+            low=min(to_floor),
+            high=max(to_floor),
+            note=f"ours {ours_rate:.0f}, the floor {floor_rate:.0f} env steps/s (medians): "
+            f"bench/bare_rllib_solve.py in the same image with the same settings, "
+            f"{floor['iterations']} iterations; where this is about 1 and SB3 is ahead, the gap "
+            f"is RLlib's own",
         )
     )
     return 0

@@ -6,6 +6,7 @@ reports the figures."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -99,24 +100,56 @@ def peer_python(argv: list[str]) -> str:
     return python
 
 
-def zero_code_settings() -> dict:
-    """The PPO settings `train` uses for a zero-code CartPole job on this machine."""
+def zero_code_sections(algorithm: str = "PPO", env: str = "CartPole-v1") -> dict:
+    """What `train` configures for a zero-code job of `algorithm` on `env` on this machine, as
+    bench/bare_config.py takes it: the zero-code defaults and the sizing, by AlgorithmConfig
+    method, each value read back from the config `train` builds."""
     from sagemaker_rl_container.config import JobConfig
     from sagemaker_rl_container.ray_rllib import algorithm_config
 
-    job = JobConfig.from_hyperparameters({"rl_algorithm": "PPO", "rl_env": "CartPole-v1"})
+    job = JobConfig.from_hyperparameters({"rl_algorithm": algorithm, "rl_env": env})
     config = algorithm_config.build(
-        job, algorithm_config.Resources(cpus=os.cpu_count() or 1, gpus=0), "CartPole-v1"
+        job, algorithm_config.Resources(cpus=os.cpu_count() or 1, gpus=0), env
     )
-    return {
-        "num_env_runners": config.num_env_runners,
-        "num_envs_per_env_runner": config.num_envs_per_env_runner,
-        "log_sys_usage": config.log_sys_usage,
-        "lr": config.lr,
-        "num_epochs": config.num_epochs,
-        "minibatch_size": config.minibatch_size,
-        "train_batch_size_per_learner": config.train_batch_size_per_learner,
+    chosen = algorithm_config.zero_code_defaults(algorithm, config.enable_rl_module_and_learner)
+    sized = {
+        "env_runners": ["num_env_runners", "num_envs_per_env_runner"],
+        "training": ["train_batch_size_per_learner"],
     }
+    sections: dict[str, dict] = {}
+    for section in {*chosen, *sized}:
+        keys = [*chosen.get(section, {}), *sized.get(section, [])]
+        sections[section] = {key: _plain(getattr(config, key)) for key in keys}
+    return {"algorithm": algorithm, "env": env, "sections": sections}
+
+
+def rllib_floor(image: str, out: Path, settings: dict, extra: tuple[str, ...] = ()) -> dict:
+    """Ray's floor: bench/bare_rllib_solve.py with `settings` (zero_code_sections() and its
+    stop rule) in `image`, none of our code. Its whole process's seconds, env steps, whether
+    it solved, and its env steps per second of training."""
+    out.mkdir(parents=True, exist_ok=True)
+    command = [DOCKER, "run", "--rm", "-v", f"{ROOT / 'bench'}:/bench:ro", "-v", f"{out}:/out"]
+    script = ("/bench/bare_rllib_solve.py", json.dumps(settings), "/out/checkpoint")
+    started = time.monotonic()
+    proc = subprocess.run(
+        [*command, *extra, "--entrypoint", "python3", image, *script],
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        sys.exit(f"the bare RLlib script failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {
+        "seconds": seconds,
+        "timesteps": result["timesteps"],
+        "reached": result["solved"],
+        "rate": result["rate"],
+    }
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 # ---- how well an exported policy plays -------------------------------------------------------

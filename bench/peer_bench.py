@@ -41,7 +41,6 @@ from pathlib import Path
 
 from figures import ROOT, Figure, report
 from measure import (
-    DOCKER,
     EVAL_EPISODES,
     SOLVE,
     in_image,
@@ -49,7 +48,8 @@ from measure import (
     metrics,
     onnx_return,
     peer_python,
-    zero_code_settings,
+    rllib_floor,
+    zero_code_sections,
 )
 
 PAIRS = int(os.environ.get("BENCH_PEER_PAIRS", "3"))
@@ -60,10 +60,13 @@ TARGET_FLOOR = 1.25
 TARGET_THROUGHPUT = None  # each side's own settings: bench/matched_bench.py has the target
 
 
+def threads_env() -> tuple[str, ...]:
+    return ("-e", f"OMP_NUM_THREADS={THREADS}") if THREADS else ()
+
+
 def ours(image: str, root: Path) -> dict:
     hyperparameters = {**SOLVE, "rl_stop_seconds": SOLVE_CAP_S}
-    extra = ("-e", f"OMP_NUM_THREADS={THREADS}") if THREADS else ()
-    seconds, log = in_image(image, layout(root, hyperparameters), extra)
+    seconds, log = in_image(image, layout(root, hyperparameters), threads_env())
     training = json.loads((root / "model" / "metadata.json").read_text())["training"]
     last = metrics(log)[-1]
     reached = (training["recent_episode_return_mean"] or 0) >= 450
@@ -98,29 +101,11 @@ def peer(python: str, out: Path) -> dict:
     }
 
 
-def floor(image: str, out: Path, settings: dict) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
-    extra = ("-e", f"OMP_NUM_THREADS={THREADS}") if THREADS else ()
-    command = [DOCKER, "run", "--rm", "-v", f"{ROOT / 'bench'}:/bench:ro", "-v", f"{out}:/out"]
-    script = ("/bench/bare_rllib_solve.py", json.dumps(settings), "/out/checkpoint")
-    started = time.monotonic()
-    proc = subprocess.run(
-        [*command, *extra, "--entrypoint", "python3", image, *script],
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.monotonic() - started
-    if proc.returncode != 0:
-        sys.exit(f"the bare RLlib script failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"seconds": seconds, "timesteps": result["timesteps"], "reached": result["solved"]}
-
-
 def main() -> int:
     image = sys.argv[1]
     python = peer_python(sys.argv)
     work = Path(tempfile.mkdtemp(prefix="peer-bench-", dir="/var/tmp"))
-    settings = zero_code_settings()
+    settings = zero_code_sections() | {"target": 450.0, "cap_s": SOLVE_CAP_S}
     runs: dict[str, list[dict]] = {"ours": [], "sb3": []}
     floors: list[dict] = []
     print(
@@ -133,7 +118,7 @@ def main() -> int:
             for name in order:
                 where = work / f"{pair}-{name}"
                 if name == "floor":
-                    floors.append(floor(image, where, settings))
+                    floors.append(rllib_floor(image, where, settings, threads_env()))
                     print(
                         f"  pair {pair + 1} floor: {floors[-1]['seconds']:6.1f} s, "
                         f"{floors[-1]['timesteps']:6d} env steps"
@@ -196,7 +181,7 @@ def main() -> int:
             high=max(to_floor),
             note=f"ours {median('ours', 'seconds'):.1f} s, the floor {floor_median:.1f} s "
             f"({statistics.median(run['timesteps'] for run in floors):.0f} env steps) (medians; "
-            f"the floor: bench/bare_rllib_solve.py with {settings})"
+            f"the floor: bench/bare_rllib_solve.py with {settings['sections']})"
             + (f"; {unsolved} floor run(s) did not solve" if unsolved else ""),
             invalid=f"{unsolved} floor run(s) did not solve" if unsolved else "",
         )

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A learner-bound job where start-up is a small part: SAC on Pendulum-v1, ours against
 Stable-Baselines3 SAC with rl-baselines3-zoo's tuned Pendulum-v1 settings (bench/peer_sb3_sac.py,
-in the peer venv), on the same cores, in pairs, the order alternating.
+in the peer venv), on the same cores, in rounds, the order alternating.
 
 Ours is `docker run ... train` of the zero-code job a user would start (rl_algorithm=SAC,
 rl_env=Pendulum-v1, rl_stop_mean_return=-200: nothing else set). Both sides stop on the same
@@ -14,6 +14,9 @@ rule can still fail from other starting angles, so that return is reported besid
 Figure: SB3 seconds / ours, whole process to an exported ONNX policy. Target >= 1 (issue 23).
 The note gives each side's env steps to solve, env steps per second and fresh-episode return:
 SB3's SAC makes one gradient step of 256 samples per env step, ours RLlib's native ratio.
+Each round also runs Ray's floor: bench/bare_rllib_solve.py with the settings `train` uses
+(measure.zero_code_sections) and the same stop rule, in the same image, none of our code.
+Figure: ours / the floor's seconds, no target: about 1 says the gap to SB3 is RLlib's own.
 
     bench/sac_bench.py IMAGE_REF [PEER_PYTHON]
 Environment: BENCH_SAC_PAIRS (3), BENCH_SAC_CAP_S (900: ours stops there, its time then a lower
@@ -33,7 +36,16 @@ import time
 from pathlib import Path
 
 from figures import ROOT, Figure, report
-from measure import EVAL_EPISODES, in_image, layout, metrics, onnx_return, peer_python
+from measure import (
+    EVAL_EPISODES,
+    in_image,
+    layout,
+    metrics,
+    onnx_return,
+    peer_python,
+    rllib_floor,
+    zero_code_sections,
+)
 
 PAIRS = int(os.environ.get("BENCH_SAC_PAIRS", "3"))
 CAP_S = float(os.environ.get("BENCH_SAC_CAP_S", "900"))
@@ -84,12 +96,26 @@ def main() -> int:
     python = peer_python(sys.argv)
     work = Path(tempfile.mkdtemp(prefix="sac-bench-", dir="/var/tmp"))
     runs: dict[str, list[dict]] = {"ours": [], "sb3": []}
-    print(f"\nSAC on {ENV}: ours ({image}) vs Stable-Baselines3 SAC (zoo settings), {PAIRS} pairs")
+    floors: list[dict] = []
+    floor = zero_code_sections("SAC", ENV) | {"target": TARGET_RETURN, "cap_s": CAP_S}
+    print(
+        f"\nSAC on {ENV}: ours ({image}) vs Stable-Baselines3 SAC (zoo settings) and Ray's "
+        f"floor (bare RLlib), {PAIRS} rounds"
+    )
     try:
         for pair in range(PAIRS):
-            order = ["ours", "sb3"] if pair % 2 == 0 else ["sb3", "ours"]
+            order = ["ours", "sb3", "floor"] if pair % 2 == 0 else ["floor", "sb3", "ours"]
             for name in order:
                 where = work / f"{pair}-{name}"
+                if name == "floor":
+                    floors.append(rllib_floor(image, where, floor))
+                    print(
+                        f"  pair {pair + 1} floor: {floors[-1]['seconds']:6.1f} s, "
+                        f"{floors[-1]['timesteps']:6d} env steps"
+                        f"{'' if floors[-1]['reached'] else ' (NOT solved)'}",
+                        flush=True,
+                    )
+                    continue
                 run = ours(image, where) if name == "ours" else peer(python, where)
                 runs[name].append(run)
                 print(
@@ -128,6 +154,27 @@ def main() -> int:
             f"{median('sb3', 'rate'):.0f}/s, exported policy {median('sb3', 'evaluated'):.0f}) "
             f"(medians, {os.cpu_count()} CPUs)" + "".join(f"; {problem}" for problem in invalid),
             invalid="; ".join(invalid),
+        )
+    )
+    unsolved = sum(1 for run in floors if not run["reached"])
+    to_floor = [o["seconds"] / f["seconds"] for o, f in zip(runs["ours"], floors, strict=True)]
+    floor_median = statistics.median(run["seconds"] for run in floors)
+    report(
+        Figure(
+            f"SAC {ENV} time to solve, ours / Ray's floor (bare RLlib script, same image)",
+            "x",
+            to_floor,
+            None,
+            higher_is_better=False,
+            value_override=median("ours", "seconds") / floor_median,
+            low=min(to_floor),
+            high=max(to_floor),
+            note=f"ours {median('ours', 'seconds'):.0f} s, the floor {floor_median:.0f} s "
+            f"({statistics.median(run['timesteps'] for run in floors):.0f} env steps) (medians; "
+            f"the floor: bench/bare_rllib_solve.py with {floor['sections']}); where this is "
+            f"about 1 and SB3 is ahead, the gap is RLlib's own"
+            + (f"; {unsolved} floor run(s) did not solve" if unsolved else ""),
+            invalid=f"{unsolved} floor run(s) did not solve" if unsolved else "",
         )
     )
     return 0

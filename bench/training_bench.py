@@ -41,7 +41,7 @@ from measure import (
     metrics,
     served_policy_return,
     timed,
-    zero_code_settings,
+    zero_code_sections,
 )
 
 SOLVE_REPEATS = int(os.environ.get("BENCH_SOLVE_REPEATS", "3"))
@@ -165,7 +165,7 @@ def container_overhead(image: str, work: Path) -> None:
 
 
 def entrypoint_overhead(work: Path) -> None:
-    settings = zero_code_settings()
+    settings = zero_code_sections()
     print(f"\nentrypoint overhead: start -> first iteration, train vs bare RLlib ({settings})")
     times: dict[str, list[float]] = {"train": [], "bare": []}
     for attempt in range(REPEATS):

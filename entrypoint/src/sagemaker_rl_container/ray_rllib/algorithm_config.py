@@ -283,15 +283,25 @@ def _set_framework(config: Any, framework: str | None) -> None:
     config.framework(framework)
 
 
-def _set_zero_code_defaults(config: Any, user_overrides: dict, single_host: bool = True) -> None:
+def zero_code_defaults(
+    name: str, new_stack: bool, single_host: bool = True
+) -> dict[str, dict[str, Any]]:
+    """The settings a zero-code job of algorithm `name` starts from, by AlgorithmConfig
+    method (before sizing and the user's `rl.*`): also what bench/ gives Ray's floor."""
     sections = dict(COMMON_ZERO_CODE_DEFAULTS)
     if single_host:
         sections.update(SINGLE_HOST_DEFAULTS)
-    name = algorithm_name(config)
     sections.update(ZERO_CODE_DEFAULTS.get(name, {}))
-    if config.enable_rl_module_and_learner:
+    if new_stack:
         for section, defaults in NEW_STACK_ZERO_CODE_DEFAULTS.get(name, {}).items():
             sections[section] = {**sections.get(section, {}), **defaults}
+    return sections
+
+
+def _set_zero_code_defaults(config: Any, user_overrides: dict, single_host: bool = True) -> None:
+    sections = zero_code_defaults(
+        algorithm_name(config), config.enable_rl_module_and_learner, single_host
+    )
     for section, defaults in sections.items():
         chosen = {
             key: value
