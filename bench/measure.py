@@ -145,6 +145,7 @@ def rllib_floor(image: str, out: Path, settings: dict, extra: tuple[str, ...] = 
         "timesteps": result["timesteps"],
         "reached": result["solved"],
         "rate": result["rate"],
+        "evaluations": len(result["evaluations"]),
     }
 
 

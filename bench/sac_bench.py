@@ -111,7 +111,8 @@ def main() -> int:
                     floors.append(rllib_floor(image, where, floor))
                     print(
                         f"  pair {pair + 1} floor: {floors[-1]['seconds']:6.1f} s, "
-                        f"{floors[-1]['timesteps']:6d} env steps"
+                        f"{floors[-1]['timesteps']:6d} env steps, {floors[-1]['rate']:5.1f} env "
+                        f"steps/s, {floors[-1]['evaluations']} stop evaluations"
                         f"{'' if floors[-1]['reached'] else ' (NOT solved)'}",
                         flush=True,
                     )
@@ -170,7 +171,10 @@ def main() -> int:
             low=min(to_floor),
             high=max(to_floor),
             note=f"ours {median('ours', 'seconds'):.0f} s, the floor {floor_median:.0f} s "
-            f"({statistics.median(run['timesteps'] for run in floors):.0f} env steps) (medians; "
+            f"({statistics.median(run['timesteps'] for run in floors):.0f} env steps at "
+            f"{statistics.median(run['rate'] for run in floors):.0f}/s of training, "
+            f"{statistics.median(run['evaluations'] for run in floors):.0f} stop evaluations) "
+            f"(medians; "
             f"the floor: bench/bare_rllib_solve.py with {floor['sections']}); where this is "
             f"about 1 and SB3 is ahead, the gap is RLlib's own"
             + (f"; {unsolved} floor run(s) did not solve" if unsolved else ""),
