@@ -10,6 +10,7 @@ import os
 import platform
 import re
 import sys
+from pathlib import Path
 
 from figures import FIGURES, ROOT
 
@@ -52,9 +53,8 @@ def chart(figures: list[dict]) -> None:
     from matplotlib import pyplot
 
     colour = {True: "tab:green", False: "tab:red", None: "tab:blue"}
-    figure, strips = pyplot.subplots(
-        len(figures), 1, figsize=(9, 0.85 * len(figures) + 0.9), dpi=100, squeeze=False
-    )
+    height = 0.85 * len(figures) + 0.9
+    figure, strips = pyplot.subplots(len(figures), 1, figsize=(9, height), dpi=100, squeeze=False)
     for axes, f in zip(strips[:, 0], figures, strict=True):
         samples, value, target = f["samples"], f["value"], f["target"]
         low, high = f["spread"]
@@ -69,14 +69,16 @@ def chart(figures: list[dict]) -> None:
         axes.hlines(0, low, high, color="grey", linewidth=1)
         axes.plot(samples, [0] * len(samples), "o", color="grey", markersize=4, alpha=0.7)
         axes.plot([value], [0], "|", color=colour[f["met"]], markersize=18, markeredgewidth=3)
+        carried = f.get("carried")
         axes.set_xlim(left, right)
         axes.set_ylim(-1, 1)
         axes.set_yticks([])
         axes.tick_params(axis="x", labelsize=8)
         verdict = {True: "met", False: "MISSED"}.get(f["met"])
         judged = f"target {f['target_text']}, {verdict}" if verdict else "no target"
+        runs = f"n={f.get('runs', len(samples))}" + (f", measured {f['date']}" if carried else "")
         axes.set_title(
-            f"{f['name']}: {value:.3g} {f['unit']} ({judged}; n={len(samples)})",
+            f"{'*' if carried else ''}{f['name']}: {value:.3g} {f['unit']} ({judged}; {runs})",
             fontsize=9,
             loc="left",
             color="black" if f["met"] is not False else "tab:red",
@@ -84,13 +86,50 @@ def chart(figures: list[dict]) -> None:
         for side in ("left", "right", "top"):
             axes.spines[side].set_visible(False)
     figure.suptitle(
-        "make bench: each figure in its own unit; dots: runs, bar: reported value, "
-        "dashed: target (shaded side meets it)",
+        "make bench: each figure in its own unit; dots: runs, bar: reported value, grey line: "
+        "spread,\ndashed: target (shaded side meets it); *: carried over from an earlier run "
+        "(no dots)",
         fontsize=9,
+        y=1 - 0.05 / height,
+        verticalalignment="top",
     )
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.2 / height))  # the two-line title above
     figure.savefig(CHART)
     pyplot.close(figure)
+
+
+CARRIED_ROW = re.compile(
+    r"^\| \*(?P<name>.+) \((?P<unit>[^()]*)\) \| (?P<value>\S+) \| (?P<low>\S+) to "
+    r"(?P<high>\S+) \| (?P<runs>\d+) \| (?P<target>[^|]+) \| (?P<verdict>[^|]+) \| "
+    r"(?P<date>[^|]+) \|$"
+)
+
+
+def carried_figure(row: str) -> dict | None:
+    """A carried-over table row as the chart draws a figure: its value, spread and target as
+    the table printed them (3 significant digits), no runs to dot, and the day it was
+    measured. None for a row it cannot read."""
+    match = CARRIED_ROW.match(row)
+    if match is None:
+        return None
+    target_text = match["target"].strip()
+    target = None
+    if target_text[:2] in (">=", "<="):
+        target = float(target_text[2:])
+    verdict = match["verdict"].strip().strip("*")
+    return {
+        "name": match["name"],
+        "unit": match["unit"],
+        "value": float(match["value"]),
+        "spread": [float(match["low"]), float(match["high"])],
+        "samples": [],
+        "runs": int(match["runs"]),
+        "target": target,
+        "target_text": target_text,
+        "higher_is_better": target_text.startswith(">="),
+        "met": {"met": True, "MISSED": False}.get(verdict),
+        "date": match["date"].strip(),
+    }
 
 
 def carried_over(figures: list[dict]) -> tuple[list[str], list[str]]:
@@ -134,8 +173,8 @@ def main() -> int:
     if old_rows:
         header += (
             "Figures marked * were not measured by this run: they are carried over from the "
-            "previous bench/RESULTS.md with the date each was measured, and are not in the "
-            "chart.\n\n"
+            "previous bench/RESULTS.md with the date each was measured (the chart draws them "
+            "from this table, without their runs).\n\n"
         )
     lines = table(figures).split("\n")
     rows = len(figures) + 2
@@ -143,13 +182,18 @@ def main() -> int:
     if old_notes:
         body += ("\n" if len(lines) > rows else "\n\n") + "\n".join(old_notes)
     TABLE.write_text(header + body + "\n")
-    chart(figures)
-    print(f"\nwrote {TABLE.relative_to(ROOT)} and {CHART.relative_to(ROOT)}")
+    carried = [f for f in map(carried_figure, old_rows) if f is not None]
+    chart(figures + [f | {"carried": True} for f in carried])
+    print(f"\nwrote {_shown(TABLE)} and {_shown(CHART)}")
     print(table(figures))
     missed = [f["name"] for f in figures if f["met"] is False]
     if missed:
         print(f"\nMISSED: {', '.join(missed)}")
     return 0
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 if __name__ == "__main__":
