@@ -77,7 +77,7 @@ def _stop_if_told_while_booting(worker: Any) -> None:
     caught = getattr(worker, "signals_before_init", None)
     if caught is None:
         return
-    if isinstance(caught, list):  # gunicorn before 25 (the Coach images) queues in a list
+    if isinstance(caught, list):  # gunicorn 23 (Coach and MXNet serve images) queues in a list
         signals = list(caught)
     else:
         signals = []
