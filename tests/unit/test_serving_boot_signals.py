@@ -39,3 +39,14 @@ def test_a_stop_caught_before_the_workers_handlers_stops_it(kind, sig):
 def test_other_signals_caught_while_booting_leave_the_worker_serving(kind):
     caught = kind([signal.SIGCHLD, signal.SIGTTIN]) if kind is list else kind(signal.SIGCHLD)
     assert booted_worker(caught).alive is True
+
+
+def test_a_master_without_the_queue_leaves_the_hooks_inert():
+    """A gunicorn whose master keeps no SIG_QUEUE (or another kind of one) boots as before."""
+    worker = SimpleNamespace(alive=True, pid=7, log=logging.getLogger("test"))
+    server._keep_signals_caught_while_booting(SimpleNamespace(), worker)
+    server._stop_if_told_while_booting(worker)
+    assert worker.alive is True
+    worker.signals_before_init = {signal.SIGTERM}
+    server._stop_if_told_while_booting(worker)
+    assert worker.alive is True

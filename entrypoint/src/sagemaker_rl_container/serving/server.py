@@ -68,19 +68,17 @@ def _keep_signals_caught_while_booting(arbiter: Any, worker: Any) -> None:
     inherited from the master, which only queues it in the worker's copy of the master's
     queue: a stop sent then (`docker stop` while the server boots) was lost, and the master
     waited out its 30 s graceful timeout before killing the worker. Keep that queue."""
-    worker.signals_before_init = arbiter.SIG_QUEUE
+    worker.signals_before_init = getattr(arbiter, "SIG_QUEUE", None)
 
 
 def _stop_if_told_while_booting(worker: Any) -> None:
     """Runs once the worker's own handlers are in place: act on a stop the inherited
     handler queued."""
     caught = getattr(worker, "signals_before_init", None)
-    if caught is None:
-        return
+    signals: list[Any] = []
     if isinstance(caught, list):  # gunicorn 23 (Coach and MXNet serve images) queues in a list
         signals = list(caught)
-    else:
-        signals = []
+    elif hasattr(caught, "get_nowait"):  # gunicorn 27: a SimpleQueue
         while True:
             try:
                 signals.append(caught.get_nowait())
