@@ -149,6 +149,47 @@ def rllib_floor(image: str, out: Path, settings: dict, extra: tuple[str, ...] = 
     }
 
 
+def floor_line(pair: int, run: dict) -> str:
+    """One round's floor run, as the benches print it."""
+    return (
+        f"  pair {pair + 1} floor: {run['seconds']:6.1f} s, {run['timesteps']:6d} env steps, "
+        f"{run['rate']:5.1f} env steps/s, {run['evaluations']} stop evaluations"
+        f"{'' if run['reached'] else ' (NOT solved)'}"
+    )
+
+
+def floor_solve_figure(
+    name: str, ours_seconds: list[float], floors: list[dict], target: float | None, settings: dict
+) -> Any:
+    """The figure "time to solve, ours / Ray's floor" of paired runs: ours' whole-process
+    seconds against rllib_floor()'s, with the floor's steps, training rate, stop evaluations
+    and settings in the note; a floor run that did not solve invalidates it."""
+    from figures import Figure
+
+    unsolved = sum(1 for run in floors if not run["reached"])
+    to_floor = [o / f["seconds"] for o, f in zip(ours_seconds, floors, strict=True)]
+    ours_median = statistics.median(ours_seconds)
+    floor_median = statistics.median(run["seconds"] for run in floors)
+    return Figure(
+        name,
+        "x",
+        to_floor,
+        target,
+        higher_is_better=False,
+        value_override=ours_median / floor_median,
+        low=min(to_floor),
+        high=max(to_floor),
+        note=f"ours {ours_median:.1f} s, the floor {floor_median:.1f} s "
+        f"({statistics.median(run['timesteps'] for run in floors):.0f} env steps at "
+        f"{statistics.median(run['rate'] for run in floors):.0f}/s of training, "
+        f"{statistics.median(run['evaluations'] for run in floors):.0f} stop evaluations) "
+        f"(medians; the floor: bench/bare_rllib_solve.py with {settings['sections']}); where "
+        f"ours is about the floor and SB3 is ahead, the gap is RLlib's own"
+        + (f"; {unsolved} floor run(s) did not solve" if unsolved else ""),
+        invalid=f"{unsolved} floor run(s) did not solve" if unsolved else "",
+    )
+
+
 def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 

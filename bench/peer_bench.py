@@ -43,6 +43,8 @@ from figures import ROOT, Figure, report
 from measure import (
     EVAL_EPISODES,
     SOLVE,
+    floor_line,
+    floor_solve_figure,
     in_image,
     layout,
     metrics,
@@ -119,12 +121,7 @@ def main() -> int:
                 where = work / f"{pair}-{name}"
                 if name == "floor":
                     floors.append(rllib_floor(image, where, settings, threads_env()))
-                    print(
-                        f"  pair {pair + 1} floor: {floors[-1]['seconds']:6.1f} s, "
-                        f"{floors[-1]['timesteps']:6d} env steps"
-                        f"{'' if floors[-1]['reached'] else ' (NOT solved)'}",
-                        flush=True,
-                    )
+                    print(floor_line(pair, floors[-1]), flush=True)
                     continue
                 run = ours(image, where) if name == "ours" else peer(python, where)
                 runs[name].append(run)
@@ -166,24 +163,13 @@ def main() -> int:
             invalid="; ".join(invalid),
         )
     )
-    unsolved = sum(1 for run in floors if not run["reached"])
-    to_floor = [o["seconds"] / f["seconds"] for o, f in zip(runs["ours"], floors, strict=True)]
-    floor_median = statistics.median(run["seconds"] for run in floors)
     report(
-        Figure(
+        floor_solve_figure(
             "CartPole time to solve, ours / Ray's floor (bare RLlib script, same image)",
-            "x",
-            to_floor,
+            [run["seconds"] for run in runs["ours"]],
+            floors,
             TARGET_FLOOR,
-            higher_is_better=False,
-            value_override=median("ours", "seconds") / floor_median,
-            low=min(to_floor),
-            high=max(to_floor),
-            note=f"ours {median('ours', 'seconds'):.1f} s, the floor {floor_median:.1f} s "
-            f"({statistics.median(run['timesteps'] for run in floors):.0f} env steps) (medians; "
-            f"the floor: bench/bare_rllib_solve.py with {settings['sections']})"
-            + (f"; {unsolved} floor run(s) did not solve" if unsolved else ""),
-            invalid=f"{unsolved} floor run(s) did not solve" if unsolved else "",
+            settings,
         )
     )
     rate = [o["rate"] / s["rate"] for o, s in zip(runs["ours"], runs["sb3"], strict=True)]

@@ -38,6 +38,8 @@ from pathlib import Path
 from figures import ROOT, Figure, report
 from measure import (
     EVAL_EPISODES,
+    floor_line,
+    floor_solve_figure,
     in_image,
     layout,
     metrics,
@@ -109,13 +111,7 @@ def main() -> int:
                 where = work / f"{pair}-{name}"
                 if name == "floor":
                     floors.append(rllib_floor(image, where, floor))
-                    print(
-                        f"  pair {pair + 1} floor: {floors[-1]['seconds']:6.1f} s, "
-                        f"{floors[-1]['timesteps']:6d} env steps, {floors[-1]['rate']:5.1f} env "
-                        f"steps/s, {floors[-1]['evaluations']} stop evaluations"
-                        f"{'' if floors[-1]['reached'] else ' (NOT solved)'}",
-                        flush=True,
-                    )
+                    print(floor_line(pair, floors[-1]), flush=True)
                     continue
                 run = ours(image, where) if name == "ours" else peer(python, where)
                 runs[name].append(run)
@@ -157,28 +153,13 @@ def main() -> int:
             invalid="; ".join(invalid),
         )
     )
-    unsolved = sum(1 for run in floors if not run["reached"])
-    to_floor = [o["seconds"] / f["seconds"] for o, f in zip(runs["ours"], floors, strict=True)]
-    floor_median = statistics.median(run["seconds"] for run in floors)
     report(
-        Figure(
+        floor_solve_figure(
             f"SAC {ENV} time to solve, ours / Ray's floor (bare RLlib script, same image)",
-            "x",
-            to_floor,
+            [run["seconds"] for run in runs["ours"]],
+            floors,
             None,
-            higher_is_better=False,
-            value_override=median("ours", "seconds") / floor_median,
-            low=min(to_floor),
-            high=max(to_floor),
-            note=f"ours {median('ours', 'seconds'):.0f} s, the floor {floor_median:.0f} s "
-            f"({statistics.median(run['timesteps'] for run in floors):.0f} env steps at "
-            f"{statistics.median(run['rate'] for run in floors):.0f}/s of training, "
-            f"{statistics.median(run['evaluations'] for run in floors):.0f} stop evaluations) "
-            f"(medians; "
-            f"the floor: bench/bare_rllib_solve.py with {floor['sections']}); where this is "
-            f"about 1 and SB3 is ahead, the gap is RLlib's own"
-            + (f"; {unsolved} floor run(s) did not solve" if unsolved else ""),
-            invalid=f"{unsolved} floor run(s) did not solve" if unsolved else "",
+            floor,
         )
     )
     return 0
