@@ -117,7 +117,7 @@ def zero_code_sections(algorithm: str = "PPO", env: str = "CartPole-v1") -> dict
         "training": ["train_batch_size_per_learner"],
     }
     sections: dict[str, dict] = {}
-    for section in {*chosen, *sized}:
+    for section in dict.fromkeys([*chosen, *sized]):  # in a stable order, for the notes
         keys = [*chosen.get(section, {}), *sized.get(section, [])]
         sections[section] = {key: _plain(getattr(config, key)) for key in keys}
     return {"algorithm": algorithm, "env": env, "sections": sections}
